@@ -1,0 +1,178 @@
+/**
+ * The server's app factory: HTTP over any Backend. Pure (no listen, no signals, no env): tests
+ * build it on a memory backend and call `app.inject()` or listen on port 0.
+ *
+ * Route handlers parse, call the backend, and serialize; they hold no policy. Every failure
+ * leaves as a catalog error: the Google envelope under /taskqueue/v1beta2, the native
+ * `{ error: { code, message, retryable } }` everywhere else.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import compress from '@fastify/compress';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import type { Logger } from 'pino';
+import type { Backend } from '../backends/backend.ts';
+import { PullqError, type ErrorCode } from '../protocol/errors.ts';
+import { googleError } from '../protocol/v1beta2.ts';
+import { healthRoutes } from './routes/health.ts';
+import { v1Routes } from './routes/v1.ts';
+import { v1beta2Routes } from './routes/v1beta2.ts';
+
+export interface ServerOptions {
+  backend: Backend;
+  /** Create a queue on the first insert into it (Celery-style) instead of answering 404. */
+  autoCreateQueues?: boolean;
+  /** Largest request body in bytes (a batch insert); single-task routes use less. */
+  bodyLimit?: number;
+  /** A pino logger; none means silent. */
+  logger?: Logger;
+}
+
+export interface ServerContext {
+  backend: Backend;
+  autoCreateQueues: boolean;
+  bodyLimit: number;
+  /** Set when shutdown starts: readiness fails and long-polls end. */
+  shutdown: AbortSignal;
+}
+
+export const V1BETA2_PREFIX = '/taskqueue/v1beta2/projects';
+
+/** Default body limit: a batch of tasks; a single task's payload is limited to 1 MiB anyway. */
+export const DEFAULT_BODY_LIMIT = 32 * 1024 * 1024;
+
+export interface PullqServer {
+  app: FastifyInstance;
+  /** Ends long-polls and fails readiness; `app.close()` then waits for in-flight requests. */
+  beginShutdown(): void;
+}
+
+export async function buildServer(options: ServerOptions): Promise<PullqServer> {
+  const shutdown = new AbortController();
+  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const app = Fastify({
+    loggerInstance: options.logger,
+    disableRequestLogging: true,
+    bodyLimit,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    // Slow clients (slowloris) must not hold sockets forever.
+    connectionTimeout: 0,
+    keepAliveTimeout: 72_000,
+    requestTimeout: 120_000,
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 600 },
+    serverFactory: (handler) => createServer((req, res) => handler(overrideMethod(req), res)),
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  }) as unknown as FastifyInstance;
+
+  const context: ServerContext = {
+    backend: options.backend,
+    autoCreateQueues: options.autoCreateQueues ?? true,
+    bodyLimit,
+    shutdown: shutdown.signal,
+  };
+
+  // Old clients may send form bodies (App Engine's lease accepted them); read them as objects.
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string' },
+    (_request, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))),
+  );
+
+  await app.register(compress, { global: true, threshold: 1024, encodings: ['gzip', 'deflate'] });
+
+  app.setErrorHandler((error: FastifyError, request, reply) =>
+    sendError(toPullqError(error), request, reply, app),
+  );
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      new PullqError(
+        'route_not_found',
+        `no route for ${request.method} ${request.url.split('?')[0] ?? ''}`,
+      ),
+      request,
+      reply,
+      app,
+    ),
+  );
+
+  await app.register(healthRoutes, { context });
+  await app.register(v1Routes, { context, prefix: '/v1' });
+  await app.register(v1beta2Routes, { context });
+
+  return { app, beginShutdown: () => shutdown.abort() };
+}
+
+/** App Engine's Java client sends `POST` with `X-HTTP-Method-Override: PATCH`; route by the override. */
+function overrideMethod(req: IncomingMessage): IncomingMessage {
+  const override = req.headers['x-http-method-override'];
+  if (
+    req.method === 'POST' &&
+    typeof override === 'string' &&
+    /^(PATCH|PUT|DELETE|GET)$/i.test(override)
+  ) {
+    req.method = override.toUpperCase();
+  }
+  return req;
+}
+
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'malformed_request',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed_request',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed_request',
+  FST_ERR_VALIDATION: 'invalid_argument',
+};
+
+/** Maps whatever a handler or Fastify threw onto the catalog. */
+export function toPullqError(error: unknown): PullqError {
+  if (error instanceof PullqError) return error;
+  const fastifyError = error as Partial<FastifyError> & { validation?: unknown[] };
+  if (fastifyError.validation) {
+    const where = fastifyError.validationContext ?? 'request';
+    return new PullqError('invalid_argument', `${where}: ${fastifyError.message ?? 'invalid'}`, {
+      details: { in: where },
+    });
+  }
+  const code = fastifyError.code === undefined ? undefined : FASTIFY_CODES[fastifyError.code];
+  if (code) return new PullqError(code, fastifyError.message ?? code);
+  if (error instanceof SyntaxError || fastifyError.statusCode === 400) {
+    return new PullqError(
+      'malformed_request',
+      `the body is not valid JSON: ${fastifyError.message ?? ''}`,
+    );
+  }
+  if (fastifyError.statusCode === 413)
+    return new PullqError('payload_too_large', 'the request body is too large');
+  if (fastifyError.statusCode === 415) {
+    return new PullqError(
+      'unsupported_media_type',
+      fastifyError.message ?? 'unsupported content type',
+    );
+  }
+  return new PullqError('internal', 'the server failed unexpectedly; see its log', {
+    cause: error,
+  });
+}
+
+function sendError(
+  error: PullqError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  app: FastifyInstance,
+): FastifyReply {
+  if (error.code === 'internal')
+    app.log.error({ err: error.cause, url: request.url }, 'request failed');
+  if (error.code === 'unauthenticated') reply.header('www-authenticate', 'Bearer');
+  const { status, body } = request.url.startsWith(V1BETA2_PREFIX)
+    ? googleError(error)
+    : { status: error.status, body: error.toJSON() };
+  return reply.code(status).type('application/json; charset=utf-8').send(body);
+}
+
+export type { IncomingMessage, ServerResponse };
