@@ -148,7 +148,7 @@ export class MemoryBackend implements Backend {
     return results;
   }
 
-  lease(queue: string, request: LeaseRequest): Promise<LeasedTask[]> {
+  async lease(queue: string, request: LeaseRequest): Promise<LeasedTask[]> {
     this.#open();
     checkLease(queue, request);
     return leaseWithWait(
