@@ -1,0 +1,114 @@
+/**
+ * What every client command shares: `--server`, `--token` and `--json`, resolved once here
+ * (flags over environment over defaults), and one HttpBackend per run, always closed.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import type { Backend } from '../backends/backend.ts';
+import { UsageError, reportError } from './errors.ts';
+
+export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
+
+export interface ClientFlags {
+  server?: string;
+  token?: string;
+  json?: boolean;
+}
+
+export interface ClientSettings {
+  server: string;
+  token: string | undefined;
+  json: boolean;
+}
+
+export function resolveClientSettings(
+  flags: ClientFlags,
+  env: Record<string, string | undefined>,
+): ClientSettings {
+  const server = (flags.server ?? (env.PULLQ_SERVER || DEFAULT_SERVER)).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/]+/.test(server)) {
+    throw new UsageError(`--server must be an http(s) URL, got ${JSON.stringify(server)}`);
+  }
+  const token = flags.token ?? (env.PULLQ_TOKEN || undefined);
+  return { server, token, json: flags.json ?? false };
+}
+
+export function addClientOptions(command: Command): Command {
+  return command
+    .option('--server <url>', `the pullq server (env PULLQ_SERVER; default ${DEFAULT_SERVER})`)
+    .option('--token <token>', 'bearer token (env PULLQ_TOKEN)')
+    .option('--json', 'print JSON for scripts instead of tables');
+}
+
+/**
+ * Runs a client command: builds the backend, runs `body`, closes the backend, and turns a
+ * failure into the one-line error and exit code.
+ */
+export async function runClient(
+  command: Command,
+  body: (backend: Backend, settings: ClientSettings) => Promise<number | void>,
+): Promise<void> {
+  let settings: ClientSettings;
+  try {
+    settings = resolveClientSettings(command.opts<ClientFlags>(), process.env);
+  } catch (error) {
+    process.exitCode = reportError(error, { command: commandPath(command) });
+    return;
+  }
+  // Loaded here, not at the top: `pullq serve` never needs the HTTP client.
+  const { HttpBackend } = await import('../backends/http.ts');
+  const backend: Backend = new HttpBackend({
+    url: settings.server,
+    ...(settings.token === undefined ? {} : { token: settings.token }),
+  });
+  try {
+    const code = await body(backend, settings);
+    if (typeof code === 'number' && code !== 0) process.exitCode = code;
+  } catch (error) {
+    process.exitCode = reportError(error, {
+      server: settings.server,
+      command: commandPath(command),
+    });
+  } finally {
+    await backend.close();
+  }
+}
+
+/** "queue create" for `pullq queue create`. */
+export function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let current: Command | null = command; current?.parent; current = current.parent) {
+    names.unshift(current.name());
+  }
+  return names.join(' ');
+}
+
+export function intOption(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const number = Number(value);
+    if (
+      !/^-?\d+$/.test(value.trim()) ||
+      !Number.isSafeInteger(number) ||
+      number < min ||
+      number > max
+    ) {
+      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
+    }
+    return number;
+  };
+}
+
+export function secondsOption(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const number = Number(value);
+    if (value.trim() === '' || !Number.isFinite(number) || number < min || number > max) {
+      throw new InvalidArgumentError(`${name} must be a number of seconds from ${min} to ${max}`);
+    }
+    return number;
+  };
+}
+
+/** `N` or `none` (for settings where null means "no limit" or "not set"). */
+export function intOrNoneOption(name: string, min: number, max: number) {
+  const parseInt = intOption(name, min, max);
+  return (value: string): number | null => (value === 'none' ? null : parseInt(value));
+}

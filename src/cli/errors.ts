@@ -1,0 +1,102 @@
+/**
+ * How a failed command ends: one line `error: <code>: <message>`, one line saying what to do,
+ * exit code 1 (2 for usage errors, which commander reports itself).
+ */
+import { isPullqError, type ErrorCode } from '../protocol/errors.ts';
+
+/** A command line that parses but does not make sense (exit code 2, like commander's own). */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Where the failure happened, for the hint ("is `pullq serve` running at URL?"). */
+export interface ErrorContext {
+  server?: string;
+  command?: string;
+}
+
+/** The first `code` found along the `cause` chain that looks like a system or undici code. */
+export function networkCode(error: unknown): string | null {
+  const seen = new Set<unknown>();
+  let current: unknown = error;
+  while (current instanceof Error && !seen.has(current)) {
+    seen.add(current);
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && /^(E[A-Z]+|UND_ERR_[A-Z_]+)$/.test(code)) return code;
+    const inner = (current as { errors?: unknown }).errors;
+    if (Array.isArray(inner)) {
+      const found = inner.map(networkCode).find((value) => value !== null);
+      if (found) return found;
+    }
+    current = current.cause;
+  }
+  return null;
+}
+
+function networkHint(code: string, server: string): string | null {
+  switch (code) {
+    case 'ECONNREFUSED':
+      return `nothing answers at ${server}: is \`pullq serve\` running there? (set the address with --server or PULLQ_SERVER)`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `the host of ${server} is not known: check --server or PULLQ_SERVER`;
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'UND_ERR_SOCKET':
+      return `the connection to ${server} broke: the server may have stopped or restarted; try again`;
+    case 'ETIMEDOUT':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return `${server} did not answer in time: check that it is up and reachable`;
+    default:
+      return null;
+  }
+}
+
+const HINTS: Partial<Record<ErrorCode, (context: ErrorContext) => string>> = {
+  invalid_argument: ({ command }) => `see \`pullq ${command ?? ''} --help\``.replace('  ', ' '),
+  malformed_request: () => 'the server could not read the request; is --server a pullq server?',
+  unauthenticated: () => 'pass a token with --token or PULLQ_TOKEN',
+  permission_denied: () =>
+    "this token's role or queue pattern does not allow it; use another token",
+  queue_not_found: () => '`pullq queue list` shows the queues; `pullq queue create NAME` makes one',
+  task_not_found: () => '`pullq list QUEUE` shows the tasks of a queue',
+  route_not_found: ({ server }) => `is ${server ?? 'the server'} a pullq server of this version?`,
+  already_exists: () => 'choose another name, or wait for the dedup window to pass',
+  lease_lost: () =>
+    'the lease ran out or the task was leased again; lease it again with `pullq lease`',
+  payload_too_large: () =>
+    'payloads are limited to 1 MiB; store big data elsewhere and queue a reference',
+  rate_limited: () => 'wait a moment and try again',
+  unsupported: () => 'this server or backend does not offer it',
+  unavailable: () => 'the server is shutting down or its store is unreachable; try again shortly',
+  timeout: () => 'try again; if it keeps happening, check the server',
+  internal: () => 'the server failed unexpectedly; its log says why',
+};
+
+/** Prints the error and its hint on stderr; returns the exit code. */
+export function reportError(error: unknown, context: ErrorContext): number {
+  if (error instanceof UsageError) {
+    process.stderr.write(`error: usage: ${error.message}\n`);
+    if (context.command) process.stderr.write(`hint: see \`pullq ${context.command} --help\`\n`);
+    return 2;
+  }
+  const network = networkCode(error);
+  const server = context.server ?? 'the server';
+  const networkAdvice = network ? networkHint(network, server) : null;
+  if (isPullqError(error)) {
+    process.stderr.write(`error: ${error.code}: ${error.message}\n`);
+    const hint = networkAdvice ?? HINTS[error.code]?.(context);
+    if (hint) process.stderr.write(`hint: ${hint}\n`);
+    return 1;
+  }
+  if (networkAdvice && network) {
+    process.stderr.write(`error: unavailable: cannot reach ${server} (${network})\n`);
+    process.stderr.write(`hint: ${networkAdvice}\n`);
+    return 1;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  const code = network ?? (error as { code?: unknown } | null)?.code;
+  process.stderr.write(`error: ${typeof code === 'string' ? code : 'failed'}: ${message}\n`);
+  return 1;
+}
