@@ -20,7 +20,7 @@ import type { Backend } from '../backends/backend.ts';
 import { PullqError, type ErrorCode } from '../protocol/errors.ts';
 import { googleError } from '../protocol/v1beta2.ts';
 import { healthRoutes } from './routes/health.ts';
-import { v1Routes } from './routes/v1.ts';
+import { openapiRoutes, v1Routes } from './routes/v1.ts';
 import { v1beta2Routes } from './routes/v1beta2.ts';
 
 export interface ServerOptions {
@@ -104,6 +104,7 @@ export async function buildServer(options: ServerOptions): Promise<PullqServer> 
 
   await app.register(healthRoutes, { context });
   await app.register(v1Routes, { context, prefix: '/v1' });
+  await app.register(openapiRoutes);
   await app.register(v1beta2Routes, { context });
 
   return { app, beginShutdown: () => shutdown.abort() };

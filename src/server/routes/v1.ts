@@ -1,10 +1,428 @@
-/** The native v1 API (docs/protocol.md). */
-import type { FastifyInstance } from 'fastify';
+/**
+ * The native v1 API (docs/protocol.md, "Native v1 API"). Each route parses (TypeBox schemas,
+ * validated by Ajv), calls the backend, and serializes (fast-json-stringify from the same
+ * schemas); policy lives elsewhere. The route table also yields the OpenAPI document.
+ */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type {
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  FastifySchema,
+  FastifySchemaValidationError,
+  HTTPMethods,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+  RouteGenericInterface,
+} from 'fastify';
+import type { ItemResult, LeasedTask, QueueConfig, Task } from '../../backends/backend.ts';
+import { queueNotFound, taskNotFound } from '../../backends/common.ts';
+import { PullqError } from '../../protocol/errors.ts';
+import {
+  errorItemToWire,
+  leaseRefFromWire,
+  newTaskFromWire,
+  releaseFromWire,
+  taskToWire,
+  type WireItemResult,
+} from '../../protocol/native.ts';
 import type { ServerContext } from '../app.ts';
+import { openApiDocument, type OpenApiRoute } from './openapi.ts';
+import * as S from './v1-schemas.ts';
 
-export function v1Routes(
-  _app: FastifyInstance,
-  _options: { context: ServerContext },
-): Promise<void> {
+type Request<Schema extends FastifySchema> = FastifyRequest<
+  RouteGenericInterface,
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  Schema,
+  TypeBoxTypeProvider
+>;
+
+interface RouteSpec<Schema extends FastifySchema> extends OpenApiRoute {
+  method: HTTPMethods;
+  schema: Schema & OpenApiRoute['schema'];
+  handler: (
+    context: ServerContext,
+    request: Request<Schema>,
+    reply: FastifyReply,
+  ) => Promise<unknown>;
+}
+
+/** Keeps each route's schema type for its handler while the table holds them all. */
+function route<Schema extends FastifySchema>(spec: RouteSpec<Schema>): RouteSpec<FastifySchema> {
+  return spec as unknown as RouteSpec<FastifySchema>;
+}
+
+const DEFAULT_LIST_LIMIT = 100;
+
+export const V1_ROUTES: readonly RouteSpec<FastifySchema>[] = [
+  route({
+    method: 'GET',
+    url: '/queues',
+    operationId: 'listQueues',
+    summary: 'List queues, by name',
+    schema: { response: { 200: S.QueuesAnswer } },
+    handler: async ({ backend }) => ({ queues: await backend.listQueues() }),
+  }),
+  route({
+    method: 'POST',
+    url: '/queues',
+    operationId: 'createQueue',
+    summary: 'Create a queue',
+    schema: { body: S.CreateQueueBody, response: { 201: S.Queue } },
+    handler: async ({ backend }, { body }, reply) => {
+      const { name, ...config } = body;
+      const queue = await backend.createQueue(name, config);
+      reply.code(201);
+      return queue;
+    },
+  }),
+  route({
+    method: 'GET',
+    url: '/queues/:queue',
+    operationId: 'getQueue',
+    summary: 'Get a queue and its settings',
+    schema: { params: S.QueueParams, response: { 200: S.Queue } },
+    handler: async ({ backend }, { params }) =>
+      (await backend.getQueue(params.queue)) ?? Promise.reject(queueNotFound(params.queue)),
+  }),
+  route({
+    method: 'PATCH',
+    url: '/queues/:queue',
+    operationId: 'updateQueue',
+    summary: 'Change settings of a queue',
+    description: 'Fields left out keep their value; `null` clears maxLeases or deadLetterQueue.',
+    schema: { params: S.QueueParams, body: S.UpdateQueueBody, response: { 200: S.Queue } },
+    handler: ({ backend }, { params, body }) =>
+      backend.updateQueue(params.queue, body as Partial<QueueConfig>),
+  }),
+  route({
+    method: 'DELETE',
+    url: '/queues/:queue',
+    operationId: 'deleteQueue',
+    summary: 'Delete a queue and every task in it',
+    schema: { params: S.QueueParams, response: { 204: S.NoContent } },
+    handler: async ({ backend }, { params }, reply) => {
+      await backend.deleteQueue(params.queue);
+      return reply.code(204).send();
+    },
+  }),
+  route({
+    method: 'POST',
+    url: '/queues/:queue/pause',
+    operationId: 'pauseQueue',
+    summary: 'Pause a queue: it accepts inserts and leases nothing',
+    schema: { params: S.QueueParams, response: { 200: S.Queue } },
+    handler: ({ backend }, { params }) => backend.updateQueue(params.queue, { paused: true }),
+  }),
+  route({
+    method: 'POST',
+    url: '/queues/:queue/resume',
+    operationId: 'resumeQueue',
+    summary: 'Resume a paused queue',
+    schema: { params: S.QueueParams, response: { 200: S.Queue } },
+    handler: ({ backend }, { params }) => backend.updateQueue(params.queue, { paused: false }),
+  }),
+  route({
+    method: 'POST',
+    url: '/queues/:queue/purge',
+    operationId: 'purgeQueue',
+    summary: 'Delete every task in a queue (tombstones stay)',
+    schema: { params: S.QueueParams, response: { 200: S.PurgedAnswer } },
+    handler: async ({ backend }, { params }) => ({
+      purged: await backend.purgeQueue(params.queue),
+    }),
+  }),
+  route({
+    method: 'GET',
+    url: '/queues/:queue/stats',
+    operationId: 'queueStats',
+    summary: 'Count tasks by state, and recent leases',
+    schema: { params: S.QueueParams, response: { 200: S.Stats } },
+    handler: ({ backend }, { params }) => backend.stats(params.queue),
+  }),
+  route({
+    method: 'POST',
+    url: '/queues/:queue/tasks',
+    operationId: 'insertTasks',
+    summary: 'Insert 1 to 1000 tasks',
+    description:
+      'One result per task, in order. A task answer leaves the payload out (the caller has it). A missing queue is created unless the server runs with --no-auto-create or the body says `createQueue: false`.',
+    schema: { params: S.QueueParams, body: S.InsertBody, response: { 200: S.ResultsAnswer } },
+    handler: async ({ backend, autoCreateQueues }, { params, body }) => {
+      const now = Date.now();
+      const tasks = body.tasks.map((task, index) => newTaskFromWire(task, index, now));
+      const results = await backend.insert(params.queue, tasks, {
+        createQueue: autoCreateQueues && body.createQueue !== false,
+      });
+      return { results: results.map(taskResultToWire) };
+    },
+  }),
+  route({
+    method: 'POST',
+    url: '/queues/:queue/lease',
+    operationId: 'lease',
+    summary: 'Lease up to max tasks, waiting up to waitSeconds for one to arrive',
+    schema: { params: S.QueueParams, body: S.LeaseBody, response: { 200: S.TasksAnswer } },
+    handler: async (context, { params, body }, reply) => {
+      const tasks = await leaseWhileConnected(context, params.queue, body, reply);
+      return { tasks: tasks.map((task) => taskToWire(task, true)) };
+    },
+  }),
+  route({
+    method: 'POST',
+    url: '/queues/:queue/ack',
+    operationId: 'ack',
+    summary: 'Delete leased tasks, fenced by their lease tokens',
+    schema: { params: S.QueueParams, body: S.AckBody, response: { 200: S.ResultsAnswer } },
+    handler: async ({ backend }, { params, body }) => {
+      const results = await backend.ack(params.queue, body.leases.map(leaseRefFromWire));
+      return { results: results.map(emptyResultToWire) };
+    },
+  }),
+  route({
+    method: 'POST',
+    url: '/queues/:queue/extend',
+    operationId: 'extend',
+    summary: 'Make leases end leaseSeconds from now',
+    schema: { params: S.QueueParams, body: S.ExtendBody, response: { 200: S.ResultsAnswer } },
+    handler: async ({ backend }, { params, body }) => {
+      const refs = body.leases.map(leaseRefFromWire);
+      const results = await backend.extend(params.queue, refs, body.leaseSeconds);
+      return { results: results.map(taskResultToWire) };
+    },
+  }),
+  route({
+    method: 'POST',
+    url: '/queues/:queue/release',
+    operationId: 'release',
+    summary: 'Give leased tasks back, now or after a delay, or dead-letter them',
+    schema: { params: S.QueueParams, body: S.ReleaseBody, response: { 200: S.ResultsAnswer } },
+    handler: async ({ backend }, { params, body }) => {
+      const results = await backend.release(params.queue, body.leases.map(releaseFromWire));
+      return { results: results.map(taskResultToWire) };
+    },
+  }),
+  route({
+    method: 'GET',
+    url: '/queues/:queue/tasks',
+    operationId: 'listTasks',
+    summary: 'List tasks in insertion order, a page at a time',
+    description: 'Payloads are left out unless `payload=true`.',
+    schema: {
+      params: S.QueueParams,
+      querystring: S.ListQuery,
+      response: { 200: S.TaskPageAnswer },
+    },
+    handler: ({ backend }, { params, query }) => listPage(backend, params.queue, query),
+  }),
+  route({
+    method: 'GET',
+    url: '/queues/:queue/tasks/:id',
+    operationId: 'getTask',
+    summary: 'Get a task, with its payload',
+    schema: { params: S.TaskParams, response: { 200: S.Task } },
+    handler: async ({ backend }, { params }) => {
+      const task = await backend.get(params.queue, params.id);
+      if (!task) throw taskNotFound(params.queue, params.id);
+      return taskToWire(task, true);
+    },
+  }),
+  route({
+    method: 'DELETE',
+    url: '/queues/:queue/tasks/:id',
+    operationId: 'deleteTask',
+    summary: 'Delete a task whatever its state',
+    schema: { params: S.TaskParams, response: { 204: S.NoContent } },
+    handler: async ({ backend }, { params }, reply) => {
+      const [result] = await backend.delete(params.queue, [params.id]);
+      if (result && !result.ok) throw result.error;
+      return reply.code(204).send();
+    },
+  }),
+  route({
+    method: 'POST',
+    url: '/queues/:queue/delete',
+    operationId: 'deleteTasks',
+    summary: 'Delete tasks by id, whatever their state',
+    schema: { params: S.QueueParams, body: S.DeleteBody, response: { 200: S.ResultsAnswer } },
+    handler: async ({ backend }, { params, body }) => {
+      const results = await backend.delete(params.queue, body.ids);
+      return { results: results.map(emptyResultToWire) };
+    },
+  }),
+  route({
+    method: 'GET',
+    url: '/queues/:queue/dead',
+    operationId: 'listDead',
+    summary: 'List dead letters kept in this queue',
+    schema: {
+      params: S.QueueParams,
+      querystring: S.DeadQuery,
+      response: { 200: S.TaskPageAnswer },
+    },
+    handler: ({ backend }, { params, query }) =>
+      listPage(backend, params.queue, { ...query, state: 'dead' }),
+  }),
+  route({
+    method: 'POST',
+    url: '/queues/:queue/redrive',
+    operationId: 'redrive',
+    summary: 'Make dead letters leasable again (all of them, or the ids given)',
+    schema: { params: S.QueueParams, body: S.RedriveBody, response: { 200: S.RedrivenAnswer } },
+    handler: async ({ backend }, { params, body }) => ({
+      redriven: await backend.redrive(params.queue, body?.ids ? { ids: body.ids } : {}),
+    }),
+  }),
+];
+
+function taskResultToWire(result: ItemResult<Task>): WireItemResult {
+  return result.ok
+    ? { ok: true, task: taskToWire(result.value, false) }
+    : errorItemToWire(result.error);
+}
+
+function emptyResultToWire(result: ItemResult<null>): WireItemResult {
+  return result.ok ? { ok: true } : errorItemToWire(result.error);
+}
+
+async function listPage(
+  backend: ServerContext['backend'],
+  queue: string,
+  query: { state?: Task['state']; tag?: string; limit?: string; cursor?: string; payload?: string },
+): Promise<{ tasks: unknown[]; nextCursor: string | null }> {
+  const includePayload = query.payload === 'true';
+  const page = await backend.list(queue, {
+    limit: query.limit === undefined ? DEFAULT_LIST_LIMIT : Number(query.limit),
+    includePayload,
+    ...(query.state === undefined ? {} : { state: query.state }),
+    ...(query.tag === undefined ? {} : { tag: query.tag }),
+    ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+  });
+  return {
+    tasks: page.tasks.map((task) => taskToWire(task, includePayload)),
+    nextCursor: page.nextCursor,
+  };
+}
+
+/**
+ * A long-poll ends when the client goes away or the server shuts down. Tasks leased in the
+ * instant the client left are released at once rather than left to their lease running out.
+ */
+async function leaseWhileConnected(
+  { backend, shutdown }: ServerContext,
+  queue: string,
+  body: {
+    max: number;
+    leaseSeconds: number;
+    tag?: string;
+    groupByTag?: boolean;
+    waitSeconds?: number;
+  },
+  reply: FastifyReply,
+): Promise<LeasedTask[]> {
+  if (!body.waitSeconds) return backend.lease(queue, body);
+  const gone = new AbortController();
+  const onClose = (): void => gone.abort();
+  reply.raw.once('close', onClose);
+  try {
+    const tasks = await backend.lease(queue, {
+      ...body,
+      signal: AbortSignal.any([gone.signal, shutdown]),
+    });
+    if (gone.signal.aborted && tasks.length > 0) {
+      await backend.release(
+        queue,
+        tasks.map((task) => ({ ref: { id: task.id, token: task.leaseToken } })),
+      );
+      return [];
+    }
+    return tasks;
+  } finally {
+    reply.raw.off('close', onClose);
+  }
+}
+
+/** Ajv's first error as a catalog error naming the field: `tasks[2].payload must be string`. */
+export function validationError(errors: FastifySchemaValidationError[], where: string): PullqError {
+  const first = errors[0];
+  if (!first) return new PullqError('invalid_argument', `${where} is not valid`);
+  const path = first.instancePath
+    .split('/')
+    .filter(Boolean)
+    .map((part) => (/^\d+$/.test(part) ? `[${part}]` : `.${part}`))
+    .join('')
+    .replace(/^\./, '');
+  const params = first.params as { missingProperty?: string; additionalProperty?: string };
+  let field = path || (where === 'body' ? 'body' : where);
+  let message: string;
+  if (first.keyword === 'required' && params.missingProperty !== undefined) {
+    field = path ? `${path}.${params.missingProperty}` : params.missingProperty;
+    message = `${field} is required`;
+  } else if (first.keyword === 'additionalProperties' && params.additionalProperty !== undefined) {
+    field = path ? `${path}.${params.additionalProperty}` : params.additionalProperty;
+    message = `${field} is not a field of this request`;
+  } else {
+    message = `${field} ${first.message ?? 'is not valid'}`;
+  }
+  return new PullqError('invalid_argument', message, { details: { field, in: where } });
+}
+
+const ALL_METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+
+export function v1Routes(app: FastifyInstance, options: { context: ServerContext }): Promise<void> {
+  const { context } = options;
+  const allowed = new Map<string, HTTPMethods[]>();
+  for (const spec of V1_ROUTES) {
+    app.route({
+      method: spec.method,
+      url: spec.url,
+      schema: spec.schema,
+      schemaErrorFormatter: validationError,
+      handler: (request, reply) => spec.handler(context, request as never, reply),
+    });
+    const methods = allowed.get(spec.url) ?? [];
+    methods.push(spec.method, ...(spec.method === 'GET' ? (['HEAD'] as const) : []));
+    allowed.set(spec.url, methods);
+  }
+  // A known path with another method answers 405 with Allow, before any body is read.
+  for (const [url, methods] of allowed) {
+    const allow = methods.filter((method) => method !== 'HEAD').join(', ');
+    app.route({
+      method: ALL_METHODS.filter((method) => !methods.includes(method)),
+      url,
+      onRequest: (request, reply, done) => {
+        reply.header('allow', allow);
+        done(
+          new PullqError(
+            'method_not_allowed',
+            `${request.method} is not allowed on ${request.url.split('?')[0] ?? ''}; use ${allow}`,
+          ),
+        );
+      },
+      handler: () => Promise.resolve(),
+    });
+  }
+  return Promise.resolve();
+}
+
+let cachedDocument: string | undefined;
+
+/** `GET /openapi.json`: the OpenAPI 3.1 document of /v1, built once from the route table. */
+export function openapiRoutes(app: FastifyInstance): Promise<void> {
+  app.get('/openapi.json', (_request, reply) => {
+    cachedDocument ??= JSON.stringify(
+      openApiDocument(V1_ROUTES, {
+        title: 'pullq native API',
+        version: '1',
+        description:
+          'A pull task queue: insert tasks, lease them, ack them. See docs/protocol.md for the task semantics.',
+        prefix: '/v1',
+        components: S.COMPONENTS,
+        errorSchema: S.ErrorEnvelope,
+      }),
+    );
+    return reply.type('application/json; charset=utf-8').send(cachedDocument);
+  });
   return Promise.resolve();
 }
