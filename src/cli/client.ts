@@ -54,20 +54,24 @@ export async function runClient(
     process.exitCode = reportError(error, { command: commandPath(command) });
     return;
   }
+  const context = { server: settings.server, command: commandPath(command) };
   // Loaded here, not at the top: `pullq serve` never needs the HTTP client.
   const { HttpBackend } = await import('../backends/http.ts');
-  const backend: Backend = new HttpBackend({
-    url: settings.server,
-    ...(settings.token === undefined ? {} : { token: settings.token }),
-  });
+  let backend: Backend;
+  try {
+    backend = new HttpBackend({
+      url: settings.server,
+      ...(settings.token === undefined ? {} : { token: settings.token }),
+    });
+  } catch (error) {
+    process.exitCode = reportError(error, context);
+    return;
+  }
   try {
     const code = await body(backend, settings);
     if (typeof code === 'number' && code !== 0) process.exitCode = code;
   } catch (error) {
-    process.exitCode = reportError(error, {
-      server: settings.server,
-      command: commandPath(command),
-    });
+    process.exitCode = reportError(error, context);
   } finally {
     await backend.close();
   }
@@ -107,8 +111,11 @@ export function secondsOption(name: string, min: number, max: number) {
   };
 }
 
-/** `N` or `none` (for settings where null means "no limit" or "not set"). */
+/**
+ * `N` or `none` (for settings where null means "no limit" or "not set"). Returns the string
+ * `none` rather than null: commander turns a parser's null into an empty string.
+ */
 export function intOrNoneOption(name: string, min: number, max: number) {
   const parseInt = intOption(name, min, max);
-  return (value: string): number | null => (value === 'none' ? null : parseInt(value));
+  return (value: string): number | 'none' => (value === 'none' ? 'none' : parseInt(value));
 }

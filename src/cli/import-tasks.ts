@@ -10,12 +10,12 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { Backend, NewTask } from '../backends/backend.ts';
 import { isPullqError, PullqError } from '../protocol/errors.ts';
+import { decodePayload } from '../protocol/native.ts';
 import { LIMITS, checkPayloadSize, checkTag, checkTaskId } from '../protocol/limits.ts';
 
 export const IMPORT_BATCH_SIZE = 500;
 
 const SPEC_KEYS = new Set(['payload', 'text', 'json', 'id', 'tag', 'delaySeconds']);
-const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
 export interface LineDefaults {
   tag?: string;
@@ -50,10 +50,10 @@ export function parseTaskLine(line: string, now: number, defaults: LineDefaults 
   if (typeof spec.raw === 'string') {
     payload = Buffer.from(spec.raw, 'utf8');
   } else if (spec.payload !== undefined) {
-    if (typeof spec.payload !== 'string' || !BASE64.test(spec.payload)) {
+    if (typeof spec.payload !== 'string') {
       throw new PullqError('invalid_argument', '"payload" must be a base64 string');
     }
-    payload = Buffer.from(spec.payload, 'base64');
+    payload = decodePayload(spec.payload);
   } else if (spec.text !== undefined) {
     if (typeof spec.text !== 'string')
       throw new PullqError('invalid_argument', '"text" must be a string');

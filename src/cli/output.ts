@@ -80,7 +80,8 @@ export function formatSeconds(seconds: number | null): string {
   if (seconds === null) return '-';
   if (seconds < 120) return `${seconds.toFixed(seconds < 10 ? 1 : 0)}s`;
   if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
-  return `${Math.round(seconds / 3600)}h`;
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)}h`;
+  return `${Math.round(seconds / 86_400)}d`;
 }
 
 /**
@@ -118,7 +119,7 @@ export function formatQueue(queue: QueueInfo): string {
         ? 'kept here in the dead state'
         : `moved to ${queue.deadLetterQueue}`,
     ],
-    ['dedup window', `${queue.dedupWindowSeconds}s`],
+    ['dedup window', `${formatSeconds(queue.dedupWindowSeconds)} (${queue.dedupWindowSeconds}s)`],
     ['created', new Date(queue.createdAt).toISOString()],
   ]);
 }

@@ -17,7 +17,7 @@ import {
 } from './output.ts';
 
 interface ConfigFlags {
-  maxLeases?: number | null;
+  maxLeases?: number | 'none';
   deadLetterQueue?: string;
   dedupWindow?: number;
   pause?: boolean;
@@ -52,7 +52,9 @@ function addConfigOptions(command: Command, update: boolean): Command {
 export function configPatch(flags: ConfigFlags): Partial<QueueConfig> {
   if (flags.pause && flags.resume) throw new UsageError('give --pause or --resume, not both');
   const patch: Partial<QueueConfig> = {};
-  if (flags.maxLeases !== undefined) patch.maxLeases = flags.maxLeases;
+  if (flags.maxLeases !== undefined) {
+    patch.maxLeases = flags.maxLeases === 'none' ? null : flags.maxLeases;
+  }
   if (flags.deadLetterQueue !== undefined) {
     patch.deadLetterQueue = flags.deadLetterQueue === 'none' ? null : flags.deadLetterQueue;
   }
