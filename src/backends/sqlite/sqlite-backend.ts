@@ -26,7 +26,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { PullqError } from '../../protocol/errors.ts';
-import { checkQueueName, truncateNote } from '../../protocol/limits.ts';
+import { checkInt, checkQueueName, truncateNote } from '../../protocol/limits.ts';
 import {
   DEFAULT_QUEUE_CONFIG,
   systemClock,
@@ -79,6 +79,9 @@ export interface SqliteBackendOptions {
   clock?: Clock;
   /** `NORMAL` (default): survives a process crash. `FULL`: also survives power loss. */
   synchronous?: 'NORMAL' | 'FULL';
+  /** How long a write waits for another connection's lock before failing with
+   * `unavailable` (default 5000 ms). */
+  busyTimeoutMs?: number;
 }
 
 const ALL_CAPABILITIES: Capabilities = {
@@ -90,7 +93,8 @@ const ALL_CAPABILITIES: Capabilities = {
   queueAdmin: true,
 };
 
-/** How long a connection waits for another one's write lock before `unavailable`. */
+/** Writes are short (a lease of 100 holds the lock for about 1 ms), so a wait this long
+ * means a stuck or crashed peer rather than load. */
 const BUSY_TIMEOUT_MS = 5000;
 /** Expired tombstones and lease counts older than an hour are deleted about this often. */
 const PRUNE_EVERY_MS = 60_000;
@@ -153,13 +157,18 @@ export class SqliteBackend implements Backend {
         details: { field: 'synchronous' },
       });
     }
+    const busyTimeoutMs = options.busyTimeoutMs ?? BUSY_TIMEOUT_MS;
+    checkInt(busyTimeoutMs, 'busyTimeoutMs', 0, 600_000);
     const inMemory = options.path === ':memory:';
     let db: DatabaseSync | undefined;
     try {
-      if (!inMemory) mkdirSync(dirname(options.path), { recursive: true });
+      // A `file:` URI names its file itself (and may be read-only: `?mode=ro`).
+      if (!inMemory && !options.path.startsWith('file:')) {
+        mkdirSync(dirname(options.path), { recursive: true });
+      }
       db = new DatabaseSync(options.path);
       // busy_timeout first: switching to WAL and migrating may wait for another process.
-      db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
       if (!inMemory) db.exec('PRAGMA journal_mode = WAL');
       db.exec(`PRAGMA synchronous = ${synchronous}`);
       migrate(db, this.#clock.now());

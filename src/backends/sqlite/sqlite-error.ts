@@ -33,6 +33,15 @@ const DAMAGED: Record<number, string> = {
 
 export function sqliteError(error: unknown, path: string): PullqError {
   if (error instanceof PullqError) return error;
+  const system = error as { code?: unknown; syscall?: unknown };
+  if (typeof system.code === 'string' && typeof system.syscall === 'string') {
+    // A file system call of ours (creating the database's folder) failed.
+    return new PullqError(
+      'unavailable',
+      `SQLite store ${path}: cannot prepare the database folder (${String(error)})`,
+      { cause: error, details: { path, errno: system.code } },
+    );
+  }
   const sqlite = error as { errcode?: unknown; errstr?: unknown; message?: unknown };
   const errcode = typeof sqlite.errcode === 'number' ? sqlite.errcode : -1;
   const primary = errcode & 0xff;

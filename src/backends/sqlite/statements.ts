@@ -42,10 +42,12 @@ const META = `seq, id, named, tag, enqueued_at, eta, attempts, dead, lease_token
 /**
  * Lease candidates in lease order, from `(eta, seq)` on (a keyset page: dead-lettering may
  * need more than one page). Each reads the first LIMIT entries of tasks_ready or
- * tasks_by_tag, so its cost does not depend on the backlog.
+ * tasks_by_tag, so its cost does not depend on the backlog. INDEXED BY because without
+ * statistics the planner prefers tasks_ready for a tag too (it weighs the two-sided eta
+ * range above `tag IS ?`), and then a tag lease would filter its way through the backlog.
  */
-const CANDIDATES = `SELECT ${META}, payload FROM tasks
-  WHERE queue = ? AND dead = 0 AND eta <= ? AND (eta, seq) > (?, ?)`;
+const CANDIDATES = (index: string): string => `SELECT ${META}, payload FROM tasks
+  INDEXED BY ${index} WHERE queue = ? AND dead = 0 AND eta <= ? AND (eta, seq) > (?, ?)`;
 
 export class Statements {
   readonly queueGet: StatementSync;
@@ -119,11 +121,13 @@ export class Statements {
     this.taskGet = sql(`SELECT ${META} FROM tasks WHERE queue = ? AND id = ?`);
     this.taskGetWithPayload = sql(`SELECT ${META}, payload FROM tasks WHERE queue = ? AND id = ?`);
 
-    this.firstReady = sql(`SELECT tag FROM tasks WHERE queue = ? AND dead = 0 AND eta <= ?
-      ORDER BY eta, seq LIMIT 1`);
-    this.candidates = sql(`${CANDIDATES} ORDER BY eta, seq LIMIT ?`);
+    this.firstReady = sql(`SELECT tag FROM tasks INDEXED BY tasks_ready
+      WHERE queue = ? AND dead = 0 AND eta <= ? ORDER BY eta, seq LIMIT 1`);
+    this.candidates = sql(`${CANDIDATES('tasks_ready')} ORDER BY eta, seq LIMIT ?`);
     // `tag IS ?` matches NULL with NULL (the untagged group) and still searches tasks_by_tag.
-    this.candidatesOfTag = sql(`${CANDIDATES} AND tag IS ? ORDER BY eta, seq LIMIT ?`);
+    this.candidatesOfTag = sql(
+      `${CANDIDATES('tasks_by_tag')} AND tag IS ? ORDER BY eta, seq LIMIT ?`,
+    );
     this.leaseTask = sql(
       'UPDATE tasks SET attempts = attempts + 1, eta = ?, lease_token = ? WHERE seq = ?',
     );
