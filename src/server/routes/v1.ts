@@ -372,6 +372,8 @@ const ALL_METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELE
 
 export function v1Routes(app: FastifyInstance, options: { context: ServerContext }): Promise<void> {
   const { context } = options;
+  // JSON only: a text or form body answers 415 rather than a puzzling "body must be object".
+  app.removeContentTypeParser(['text/plain', 'application/x-www-form-urlencoded']);
   const allowed = new Map<string, HTTPMethods[]>();
   for (const spec of V1_ROUTES) {
     app.route({
