@@ -96,8 +96,15 @@ const ALL_CAPABILITIES: Capabilities = {
 /** Writes are short (a lease of 100 holds the lock for about 1 ms), so a wait this long
  * means a stuck or crashed peer rather than load. */
 const BUSY_TIMEOUT_MS = 5000;
-/** Expired tombstones and lease counts older than an hour are deleted about this often. */
-const PRUNE_EVERY_MS = 60_000;
+/** A queue's lease counts older than an hour are deleted about this often (by lease). */
+const PRUNE_LEASE_COUNTS_EVERY_MS = 60_000;
+/**
+ * Expired tombstones are deleted about this often, at most TOMBSTONE_PRUNE_LIMIT at a time
+ * so that one write never stalls on a large backlog of them; that still keeps up with 5,000
+ * acks of caller-named tasks a second.
+ */
+const PRUNE_TOMBSTONES_EVERY_MS = 1000;
+const TOMBSTONE_PRUNE_LIMIT = 5000;
 const HOUR_MS = 3_600_000;
 const EMPTY = new Uint8Array(0);
 
@@ -314,7 +321,7 @@ export class SqliteBackend implements Backend {
       if (leased.length > 0) {
         sql.countLeases.run(queue, now, leased.length);
         const prunedAt = this.#leaseCountsPrunedAt.get(queue) ?? -Infinity;
-        if (now - prunedAt >= PRUNE_EVERY_MS) {
+        if (now - prunedAt >= PRUNE_LEASE_COUNTS_EVERY_MS) {
           sql.pruneLeaseCounts.run(queue, now - HOUR_MS);
           this.#leaseCountsPrunedAt.set(queue, now);
         }
@@ -724,8 +731,8 @@ export class SqliteBackend implements Backend {
   }
 
   #maybePruneTombstones(now: number): void {
-    if (now - this.#tombstonesPrunedAt < PRUNE_EVERY_MS) return;
-    this.#sql.pruneTombstones.run(now);
+    if (now - this.#tombstonesPrunedAt < PRUNE_TOMBSTONES_EVERY_MS) return;
+    this.#sql.pruneTombstones.run(now, TOMBSTONE_PRUNE_LIMIT);
     this.#tombstonesPrunedAt = now;
   }
 }

@@ -166,7 +166,8 @@ export class Statements {
     this.tombstoneSet = sql(`INSERT INTO tombstones (queue, id, expires_at) VALUES (?, ?, ?)
       ON CONFLICT (queue, id) DO UPDATE SET expires_at = excluded.expires_at`);
     this.tombstoneDelete = sql('DELETE FROM tombstones WHERE queue = ? AND id = ?');
-    this.pruneTombstones = sql('DELETE FROM tombstones WHERE expires_at <= ?');
+    this.pruneTombstones = sql(`DELETE FROM tombstones WHERE (queue, id) IN
+      (SELECT queue, id FROM tombstones WHERE expires_at <= ? LIMIT ?)`);
 
     // Counts read index entries only where they can: ready tasks from tasks_ready (covering),
     // dead ones from tasks_dead; delayed and leased need the row for lease_token.
