@@ -232,6 +232,8 @@ interface RunResult {
   valid: boolean;
   serverCpuInsert: number | null;
   serverCpuDrain: number | null;
+  /** Server CPU time per drained task: 1e6 / this is the most one server core can drain. */
+  serverMicrosPerDrainedTask: number | null;
   /** CPU of this process (the clients) per second of drain: 1 is one core busy. */
   clientCpuDrain: number;
 }
@@ -309,6 +311,8 @@ async function measureRun(
     valid: drained.missing === 0 && drained.duplicates === 0 && drained.ackFailures === 0,
     serverCpuInsert,
     serverCpuDrain,
+    serverMicrosPerDrainedTask:
+      cpu0 === null || cpu1 === null ? null : ((cpu1 - cpu0) * 1e6) / drained.processed,
     clientCpuDrain: (clientCpu.user + clientCpu.system) / 1e6 / drained.seconds,
   };
   say(
@@ -409,6 +413,7 @@ async function main(): Promise<void> {
     count(run.drainPerSecond),
     percent(run.serverCpuInsert),
     percent(run.serverCpuDrain),
+    run.serverMicrosPerDrainedTask === null ? '-' : run.serverMicrosPerDrainedTask.toFixed(1),
     percent(run.clientCpuDrain),
     run.valid ? 'ok' : `INVALID (${run.missing} missing, ${run.duplicates} dup)`,
   ]);
@@ -417,6 +422,7 @@ async function main(): Promise<void> {
     '',
     count(median(valid.map((run) => run.insertPerSecond))),
     count(median(valid.map((run) => run.drainPerSecond))),
+    '',
     '',
     '',
     '',
@@ -432,11 +438,12 @@ async function main(): Promise<void> {
           'DRAIN/S',
           'SERVER CPU INSERT',
           'SERVER CPU DRAIN',
+          'SERVER CPU-µs/TASK',
           'CLIENT CPU DRAIN',
           'EXACTLY ONCE',
         ],
         rows,
-        ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
+        ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
       ),
   );
   if (backlog) {

@@ -15,7 +15,6 @@ export function buildProgram(): Command {
   const program = new Command('pullq')
     .description('a pull task queue: run a server, put tasks, lease and ack them')
     .version(packageVersion())
-    .showHelpAfterError('(add --help for usage)')
     .addCommand(serveCommand())
     .addCommand(putCommand())
     .addCommand(leaseCommand())
@@ -36,8 +35,16 @@ function packageVersion(): string {
 
 /** Usage errors exit 2 (commander's own default is 1, the code of a failed command). */
 function exitOverrideAll(command: Command): void {
-  command.exitOverride();
+  command.exitOverride().showHelpAfterError(`hint: see \`${usagePath(command)} --help\``);
   for (const sub of command.commands) exitOverrideAll(sub);
+}
+
+function usagePath(command: Command): string {
+  const names: string[] = [];
+  for (let current: Command | null = command; current; current = current.parent) {
+    names.unshift(current.name());
+  }
+  return names.join(' ');
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -68,5 +69,31 @@ void describe('pullq serve shutdown', () => {
     assert.equal(Buffer.from(body.payload, 'base64').toString(), 'still here');
     assert.equal(body.state, 'ready');
     assert.equal(await again.stop('SIGTERM'), 0);
+  });
+  void it('shutdown waits for a request in flight, and a second SIGTERM forces the exit', async () => {
+    const server = await startServe(['--backend', 'memory://']);
+    cleanups.push(() => server.stop('SIGKILL'));
+    const { hostname, port } = new URL(server.url);
+    // A request whose body never finishes: in flight until the server gives up on it.
+    const socket = connect(Number(port), hostname);
+    cleanups.push(async () => socket.destroy());
+    socket.on('error', () => {});
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    socket.write(
+      'POST /v1/queues/slow/tasks HTTP/1.1\r\nHost: pullq\r\n' +
+        'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"tasks":',
+    );
+    await sleep(200);
+
+    server.child.kill('SIGTERM');
+    await sleep(700);
+    assert.equal(server.child.exitCode, null, 'the first signal waits for the request in flight');
+    assert.match(server.stderr(), /SIGTERM received, shutting down \(send it again to force\)/);
+
+    const started = performance.now();
+    server.child.kill('SIGTERM');
+    assert.equal(await server.exited, 1);
+    assert.ok(performance.now() - started < 3_000, 'the second signal exits at once');
+    assert.match(server.stderr(), /SIGTERM again: exiting now/);
   });
 });
