@@ -76,7 +76,7 @@ void describe('pullq serve shutdown', () => {
     const { hostname, port } = new URL(server.url);
     // A request whose body never finishes: in flight until the server gives up on it.
     const socket = connect(Number(port), hostname);
-    cleanups.push(async () => socket.destroy());
+    cleanups.push(() => Promise.resolve(socket.destroy()));
     socket.on('error', () => {});
     await new Promise<void>((resolve) => socket.once('connect', resolve));
     socket.write(
