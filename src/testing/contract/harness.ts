@@ -60,7 +60,10 @@ export function contractSuite(
   makeBackend: MakeBackend,
   options: BackendContractOptions,
 ): ContractSuite {
-  const resolved = { realTimeOnly: false, wakeupWithinMs: 1000, ...options };
+  const resolved = {
+    realTimeOnly: options.realTimeOnly ?? false,
+    wakeupWithinMs: options.wakeupWithinMs ?? 1000,
+  };
   // Random per run: a backend over a shared store (PostgreSQL, Redis) keeps other runs' queues.
   const prefix = `c${randomBytes(4).toString('hex')}`;
   let names = 0;
