@@ -7,6 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, fetch, type Response } from 'undici';
+import type { LeaseRequest } from '../../src/backends/backend.ts';
+import { MemoryBackend } from '../../src/backends/memory.ts';
 import { V1_ROUTES } from '../../src/server/routes/v1.ts';
 import {
   assertError,
@@ -444,6 +446,46 @@ void describe('long-poll over a real socket', () => {
     const task = await s.call('GET', `/v1/queues/${name}/tasks/kept`);
     assert.equal(task.body['state'], 'ready');
     assert.equal(task.body['attempts'], 0);
+  });
+
+  void it('tasks leased just as the client went away are given back at once', async () => {
+    // A backend slower than the client: its lease finishes after the client has left.
+    const memory = new MemoryBackend();
+    const slow = new Proxy(memory, {
+      get(target, key) {
+        if (key === 'lease') {
+          return async (queue: string, request: LeaseRequest) => {
+            await sleep(150);
+            return target.lease(queue, { max: request.max, leaseSeconds: request.leaseSeconds });
+          };
+        }
+        const value: unknown = Reflect.get(target, key);
+        return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+      },
+    });
+    const own = await v1Server({ backend: slow });
+    try {
+      await own.app.listen({ port: 0, host: '127.0.0.1' });
+      const port = (own.app.server.address() as AddressInfo).port;
+      await own.call('POST', '/v1/queues/slow/tasks', { tasks: [{ text: 'x', id: 'x' }] });
+      const gone = new AbortController();
+      const waiting = post(
+        '/v1/queues/slow/lease',
+        { max: 1, leaseSeconds: 600, waitSeconds: 10 },
+        gone.signal,
+        `http://127.0.0.1:${port}`,
+      );
+      await sleep(50);
+      gone.abort();
+      await assert.rejects(waiting);
+      await sleep(250);
+      const task = await own.call('GET', '/v1/queues/slow/tasks/x');
+      assert.equal(task.body['attempts'], 1, 'the slow lease did lease it');
+      assert.equal(task.body['state'], 'ready');
+    } finally {
+      await own.close();
+      await memory.close();
+    }
   });
 
   void it('shutdown ends a waiting lease at once with no tasks', async () => {

@@ -9,7 +9,6 @@ import type {
   FastifyReply,
   FastifyRequest,
   FastifySchema,
-  FastifySchemaValidationError,
   HTTPMethods,
   RawRequestDefaultExpression,
   RawServerDefault,
@@ -29,6 +28,7 @@ import {
 import type { ServerContext } from '../app.ts';
 import { openApiDocument, type OpenApiRoute } from './openapi.ts';
 import * as S from './v1-schemas.ts';
+import { validationError } from './validation-error.ts';
 
 type Request<Schema extends FastifySchema> = FastifyRequest<
   RouteGenericInterface,
@@ -341,31 +341,6 @@ async function leaseWhileConnected(
   } finally {
     reply.raw.off('close', onClose);
   }
-}
-
-/** Ajv's first error as a catalog error naming the field: `tasks[2].payload must be string`. */
-export function validationError(errors: FastifySchemaValidationError[], where: string): PullqError {
-  const first = errors[0];
-  if (!first) return new PullqError('invalid_argument', `${where} is not valid`);
-  const path = first.instancePath
-    .split('/')
-    .filter(Boolean)
-    .map((part) => (/^\d+$/.test(part) ? `[${part}]` : `.${part}`))
-    .join('')
-    .replace(/^\./, '');
-  const params = first.params as { missingProperty?: string; additionalProperty?: string };
-  let field = path || (where === 'body' ? 'body' : where);
-  let message: string;
-  if (first.keyword === 'required' && params.missingProperty !== undefined) {
-    field = path ? `${path}.${params.missingProperty}` : params.missingProperty;
-    message = `${field} is required`;
-  } else if (first.keyword === 'additionalProperties' && params.additionalProperty !== undefined) {
-    field = path ? `${path}.${params.additionalProperty}` : params.additionalProperty;
-    message = `${field} is not a field of this request`;
-  } else {
-    message = `${field} ${first.message ?? 'is not valid'}`;
-  }
-  return new PullqError('invalid_argument', message, { details: { field, in: where } });
 }
 
 const ALL_METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
