@@ -71,7 +71,13 @@ import { definedOnly } from '../memory.ts';
 import { IdSource } from './id-source.ts';
 import { migrate } from './migrate.ts';
 import { sqliteError } from './sqlite-error.ts';
-import { Statements, type QueueRow, type TaskRow, type TaskRowWithPayload } from './statements.ts';
+import {
+  Statements,
+  candidateRows,
+  type QueueRow,
+  type TaskRow,
+  type TaskRowWithPayload,
+} from './statements.ts';
 
 export interface SqliteBackendOptions {
   /** The database file, or `:memory:`. */
@@ -275,16 +281,10 @@ export class SqliteBackend implements Backend {
       let afterSeq = 0;
       for (;;) {
         const want = request.max - leased.length;
-        const rows = (tag === undefined
-          ? sql.candidates.all(queue, now, afterEta, afterSeq, want)
-          : sql.candidatesOfTag.all(
-              queue,
-              now,
-              afterEta,
-              afterSeq,
-              tag,
-              want,
-            )) as unknown as TaskRowWithPayload[];
+        const rows =
+          tag === undefined
+            ? candidateRows(sql.candidates, queue, now, afterEta, afterSeq, want)
+            : candidateRows(sql.candidatesOfTag, queue, now, afterEta, afterSeq, tag, want);
         for (const row of rows) {
           if (seen.has(row.seq)) continue;
           if (stored.max_leases !== null && row.attempts >= stored.max_leases) {

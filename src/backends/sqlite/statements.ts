@@ -27,6 +27,59 @@ export interface TaskRowWithPayload extends TaskRow {
   payload: Uint8Array;
 }
 
+/** A task row as an array, in the order of META then payload. */
+type TaskRowValues = [
+  seq: number,
+  id: string,
+  named: number,
+  tag: string | null,
+  enqueued_at: number,
+  eta: number,
+  attempts: number,
+  dead: number,
+  lease_token: string | null,
+  last_error: string | null,
+  dead_lettered_from: string | null,
+  payload: Uint8Array,
+];
+
+/**
+ * Reads lease candidates. They come from SQLite as arrays: node:sqlite builds a row object
+ * property by property, and for 100 rows of 12 columns that alone took a fifth of a lease
+ * (0.65 ms against 0.50 ms for a lease of 100, CPU time); the literal below is much cheaper.
+ */
+export function candidateRows(statement: StatementSync, ...params: (string | number | null)[]) {
+  return (statement.all(...params) as unknown as TaskRowValues[]).map(
+    ([
+      seq,
+      id,
+      named,
+      tag,
+      enqueued_at,
+      eta,
+      attempts,
+      dead,
+      lease_token,
+      last_error,
+      dead_lettered_from,
+      payload,
+    ]): TaskRowWithPayload => ({
+      seq,
+      id,
+      named,
+      tag,
+      enqueued_at,
+      eta,
+      attempts,
+      dead,
+      lease_token,
+      last_error,
+      dead_lettered_from,
+      payload,
+    }),
+  );
+}
+
 export interface QueueRow {
   name: string;
   created_at: number;
@@ -63,7 +116,9 @@ export class Statements {
   readonly taskGetWithPayload: StatementSync;
 
   readonly firstReady: StatementSync;
+  /** Returns arrays: read them with candidateRows(). */
   readonly candidates: StatementSync;
+  /** Returns arrays: read them with candidateRows(). */
   readonly candidatesOfTag: StatementSync;
   readonly leaseTask: StatementSync;
   readonly countLeases: StatementSync;
@@ -128,6 +183,8 @@ export class Statements {
     this.candidatesOfTag = sql(
       `${CANDIDATES('tasks_by_tag')} AND tag IS ? ORDER BY eta, seq LIMIT ?`,
     );
+    this.candidates.setReturnArrays(true);
+    this.candidatesOfTag.setReturnArrays(true);
     this.leaseTask = sql(
       'UPDATE tasks SET attempts = attempts + 1, eta = ?, lease_token = ? WHERE seq = ?',
     );
