@@ -7,41 +7,7 @@
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { TaskState } from '../backend.ts';
-
-/** A task row without its payload. */
-export interface TaskRow {
-  seq: number;
-  id: string;
-  named: number;
-  tag: string | null;
-  enqueued_at: number;
-  eta: number;
-  attempts: number;
-  dead: number;
-  lease_token: string | null;
-  last_error: string | null;
-  dead_lettered_from: string | null;
-}
-
-export interface TaskRowWithPayload extends TaskRow {
-  payload: Uint8Array;
-}
-
-/** A task row as an array, in the order of META then payload. */
-type TaskRowValues = [
-  seq: number,
-  id: string,
-  named: number,
-  tag: string | null,
-  enqueued_at: number,
-  eta: number,
-  attempts: number,
-  dead: number,
-  lease_token: string | null,
-  last_error: string | null,
-  dead_lettered_from: string | null,
-  payload: Uint8Array,
-];
+import type { TaskRowValues, TaskRowWithPayload } from './rows.ts';
 
 /**
  * Reads lease candidates. They come from SQLite as arrays: node:sqlite builds a row object
@@ -78,15 +44,6 @@ export function candidateRows(statement: StatementSync, ...params: (string | num
       payload,
     }),
   );
-}
-
-export interface QueueRow {
-  name: string;
-  created_at: number;
-  max_leases: number | null;
-  dead_letter_queue: string | null;
-  dedup_window_seconds: number;
-  paused: number;
 }
 
 const META = `seq, id, named, tag, enqueued_at, eta, attempts, dead, lease_token, last_error,

@@ -39,10 +39,13 @@ CREATE UNIQUE INDEX tasks_by_id ON tasks (queue, id);
 CREATE INDEX tasks_ready ON tasks (queue, eta) WHERE dead = 0;
 
 -- Lease of one tag, and of the group of the oldest ready task (groupByTag). Untagged tasks
--- are in it too (tag NULL), so the untagged group is found the same way.
+-- are in it too (tag NULL), so the untagged group is one range of it as well, rather than a
+-- filter through every tagged task ahead of it. Leaving NULL tags out would spare untagged
+-- workloads its upkeep, but measured within the noise (under 10% of a lease or an ack).
 CREATE INDEX tasks_by_tag ON tasks (queue, tag, eta) WHERE dead = 0;
 
--- List order (insertion order) and its cursors.
+-- List order (insertion order) and its cursors: without it a page of a big queue sorts the
+-- whole queue. Its upkeep on insert and ack measured within the noise.
 CREATE INDEX tasks_by_seq ON tasks (queue, seq);
 
 -- Dead tasks and dead letters, for redrive, the dead list and the dead count; few rows.
