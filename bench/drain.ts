@@ -8,7 +8,7 @@
  * holding 1,000,000 and from one holding 1,000, and compare the rates.
  *
  *   npm run bench -- [--tasks 100000] [--runs 5] [--backlog 1000000] [--quick]
- *                    [--consumers 4] [--producers 4] [--cpu-prof-dir DIR]
+ *                    [--consumers 8] [--producers 4] [--cpu-prof-dir DIR]
  *
  * Human lines and progress go to stderr; stdout gets the summary table and one JSON line
  * per run (and one for the backlog check).
@@ -67,7 +67,7 @@ function parseOptions(argv: string[]): BenchOptions {
     tasks: int(values.tasks, quick ? 10_000 : 100_000, 'tasks'),
     runs: int(values.runs, quick ? 3 : 5, 'runs'),
     backlog: int(values.backlog, quick ? 100_000 : 1_000_000, 'backlog'),
-    consumers: int(values.consumers, 4, 'consumers'),
+    consumers: int(values.consumers, 8, 'consumers'),
     producers: int(values.producers, 4, 'producers'),
     cpuProfDir: values['cpu-prof-dir'],
   };
