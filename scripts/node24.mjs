@@ -24,7 +24,15 @@ function node24Binary() {
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
     execFileSync(
       npm,
-      ['install', '--prefix', cache, '--no-audit', '--no-fund', '--silent', `node@${REQUIRED_MAJOR}`],
+      [
+        'install',
+        '--prefix',
+        cache,
+        '--no-audit',
+        '--no-fund',
+        '--silent',
+        `node@${REQUIRED_MAJOR}`,
+      ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
   }

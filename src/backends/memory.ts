@@ -409,7 +409,7 @@ export class MemoryBackend implements Backend {
 
   #create(name: string, config: Partial<QueueConfig>, now: number): StoredQueue {
     const stored: StoredQueue = {
-      info: { ...DEFAULT_QUEUE_CONFIG, ...config, name, createdAt: now },
+      info: { ...DEFAULT_QUEUE_CONFIG, ...definedOnly(config), name, createdAt: now },
       tasks: new Map(),
       tombstones: new Map(),
       leaseTimes: [],

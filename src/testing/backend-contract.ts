@@ -31,7 +31,7 @@ export function backendContract(
   options: BackendContractOptions = {},
 ): void {
   const suite = contractSuite(makeBackend, options);
-  void describe(`${name} backend contract`, () => {
+  describe(`${name} backend contract`, () => {
     leaseContract(suite);
     leaseTokenContract(suite);
     taskContract(suite);

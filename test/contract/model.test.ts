@@ -12,8 +12,8 @@ import { compareWithReference } from './model-runner.ts';
 
 const RUNS = 300;
 
-void describe('model-based: random operations agree with the memory reference', () => {
-  void it('memory against memory (the harness itself is deterministic)', async () => {
+describe('model-based: random operations agree with the memory reference', () => {
+  it('memory against memory (the harness itself is deterministic)', async () => {
     await fc.assert(
       fc.asyncProperty(setupArb, sequenceArb, (setup, ops) =>
         compareWithReference((clock) => new MemoryBackend({ clock }), setup, ops),
@@ -22,7 +22,7 @@ void describe('model-based: random operations agree with the memory reference', 
     );
   });
 
-  void it('sqlite agrees with memory', async () => {
+  it('sqlite agrees with memory', async () => {
     await fc.assert(
       // In memory: a file per run made 200 runs take 7.5 s instead of 0.8 s (file creation and
       // syncs); the contract suite already runs every rule against a real file.

@@ -20,7 +20,7 @@ interface JsonTask {
   attempts: number;
 }
 
-void describe('pullq command line', { concurrency: true }, () => {
+describe('pullq command line', { concurrency: true }, () => {
   let dir: string;
   let server: ServeProcess;
   const cli = (...args: string[]) => runCli(args, { env: { PULLQ_SERVER: server.url } });
@@ -40,7 +40,7 @@ void describe('pullq command line', { concurrency: true }, () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  void it('put, lease and ack carry a task through its life', async () => {
+  it('put, lease and ack carry a task through its life', async () => {
     const put = await cli('put', 'life', 'hello world', '--tag', 'greeting');
     assert.equal(put.code, 0, put.stderr);
     const id = put.stdout.trim();
@@ -61,7 +61,7 @@ void describe('pullq command line', { concurrency: true }, () => {
     assert.deepEqual([stats.ready, stats.leased], [0, 0]);
   });
 
-  void it('put reads the payload from stdin and lease shows bytes that are not text as base64', async () => {
+  it('put reads the payload from stdin and lease shows bytes that are not text as base64', async () => {
     const bytes = Buffer.from([0, 1, 2, 255]);
     const put = await runCli(['put', 'bytes'], {
       env: { PULLQ_SERVER: server.url },
@@ -77,7 +77,7 @@ void describe('pullq command line', { concurrency: true }, () => {
     );
   });
 
-  void it('ack with a stale lease token fails with lease_lost and exit code 1', async () => {
+  it('ack with a stale lease token fails with lease_lost and exit code 1', async () => {
     const id = (await cli('put', 'stale', 'x')).stdout.trim();
     await json('lease', 'stale');
     const ack = await cli('ack', 'stale', `${id}:not-the-token`);
@@ -85,7 +85,7 @@ void describe('pullq command line', { concurrency: true }, () => {
     assert.match(ack.stderr, /error: lease_lost: /);
   });
 
-  void it('put --file imports every good line and reports a bad one by its line number', async () => {
+  it('put --file imports every good line and reports a bad one by its line number', async () => {
     const file = join(dir, 'tasks.jsonl');
     await writeFile(
       file,
@@ -125,7 +125,7 @@ void describe('pullq command line', { concurrency: true }, () => {
     assert.equal(tasks[3]?.payload, 'AAEC');
   });
 
-  void it('list filters by state and by tag, and stats counts each state', async () => {
+  it('list filters by state and by tag, and stats counts each state', async () => {
     await cli('put', 'filters', 'now', '--tag', 'red');
     await cli('put', 'filters', 'later', '--delay', '600');
     const delayed = await json<{ tasks: JsonTask[] }>('list', 'filters', '--state', 'delayed');
@@ -147,7 +147,7 @@ void describe('pullq command line', { concurrency: true }, () => {
     assert.match(table.stdout, /\nfilters\s+1\s+1\s+0\s+0\s/);
   });
 
-  void it('queue create, update, list and delete manage a queue and its settings', async () => {
+  it('queue create, update, list and delete manage a queue and its settings', async () => {
     const created = await json<{
       name: string;
       maxLeases: number | null;
@@ -183,7 +183,7 @@ void describe('pullq command line', { concurrency: true }, () => {
     assert.match(gone.stderr, /\nhint: /);
   });
 
-  void it('a task leased past maxLeases is dead, and redrive makes it ready again', async () => {
+  it('a task leased past maxLeases is dead, and redrive makes it ready again', async () => {
     await json('queue', 'create', 'fragile', '--max-leases', '1');
     await cli('put', 'fragile', 'x');
     await json('lease', 'fragile', '--lease-seconds', '0');
@@ -200,7 +200,7 @@ void describe('pullq command line', { concurrency: true }, () => {
     assert.deepEqual([stats.ready, stats.dead], [1, 0]);
   });
 
-  void it('usage errors exit with code 2 and say what is wrong', async () => {
+  it('usage errors exit with code 2 and say what is wrong', async () => {
     const badMax = await cli('lease', 'q', '--max', '0');
     assert.equal(badMax.code, 2);
     assert.match(badMax.stderr, /--max must be an integer from 1 to 1000/);
@@ -212,7 +212,7 @@ void describe('pullq command line', { concurrency: true }, () => {
     assert.match(badAck.stderr, /is not ID:TOKEN/);
   });
 
-  void it('a client with no server listening says so, with a hint, and exits 1', async () => {
+  it('a client with no server listening says so, with a hint, and exits 1', async () => {
     const port = await closedPort();
     const result = await runCli(['stats', '--server', `http://127.0.0.1:${port}`]);
     assert.equal(result.code, 1);

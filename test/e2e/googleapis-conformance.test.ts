@@ -75,7 +75,7 @@ async function rejection(promise: Promise<unknown>): Promise<ClientError> {
   assert.fail('the call succeeded');
 }
 
-void describe('googleapis@29 taskqueue v1beta2 against a pullq server', () => {
+describe('googleapis@29 taskqueue v1beta2 against a pullq server', () => {
   let served: Served;
   let opts: { rootUrl: string };
   const tq = google.taskqueue<Taskqueue>({ version: 'v1beta2' });
@@ -99,7 +99,7 @@ void describe('googleapis@29 taskqueue v1beta2 against a pullq server', () => {
     return (answer['items'] ?? []) as Json[];
   };
 
-  void it('tasks.insert answers the task with µs int64 strings, int32 retry_count and a web-safe padded payload', async () => {
+  it('tasks.insert answers the task with µs int64 strings, int32 retry_count and a web-safe padded payload', async () => {
     const before = Date.now();
     // 0xfb 0xff is "+/8=" in the standard alphabet: the answer must use "-" and "_".
     const task = await insert('inserts', { id: 'first', tag: 'red', payloadBase64: '-_8' });
@@ -114,7 +114,7 @@ void describe('googleapis@29 taskqueue v1beta2 against a pullq server', () => {
     assert.equal(task['leaseTimestamp'], task['enqueueTimestamp']);
   });
 
-  void it('tasks.insert with leaseTimestamp delays the task until then', async () => {
+  it('tasks.insert with leaseTimestamp delays the task until then', async () => {
     const eta = Date.now() + 3_600_000;
     const task = await insert('delayed', {
       payloadBase64: payload('later'),
@@ -124,7 +124,7 @@ void describe('googleapis@29 taskqueue v1beta2 against a pullq server', () => {
     assert.deepEqual(await lease('delayed', { numTasks: 10, leaseSecs: 60 }), []);
   });
 
-  void it('tasks.get returns the task with its payload and does not lease it', async () => {
+  it('tasks.get returns the task with its payload and does not lease it', async () => {
     await insert('gets', { id: 'g1', payloadBase64: payload('hello') });
     const task = await body(
       tq.tasks.get({ project: PROJECT, taskqueue: 'gets', task: 'g1' }, opts),
@@ -134,7 +134,7 @@ void describe('googleapis@29 taskqueue v1beta2 against a pullq server', () => {
     assert.equal(task['queueName'], 'gets');
   });
 
-  void it('tasks.list answers tasks in insertion order without payloads, and no items when empty', async () => {
+  it('tasks.list answers tasks in insertion order without payloads, and no items when empty', async () => {
     for (const id of ['c', 'a', 'b']) await insert('lists', { id, payloadBase64: payload(id) });
     const list = await body(tq.tasks.list({ project: PROJECT, taskqueue: 'lists' }, opts));
     const items = list['items'] as Json[];
@@ -154,7 +154,7 @@ void describe('googleapis@29 taskqueue v1beta2 against a pullq server', () => {
     assert.deepEqual(empty, { kind: 'taskqueues#tasks' });
   });
 
-  void it('tasks.lease counts an attempt and answers the long queue name and the lease end in µs', async () => {
+  it('tasks.lease counts an attempt and answers the long queue name and the lease end in µs', async () => {
     await insert('leases', { id: 'l1', payloadBase64: payload('one') });
     await insert('leases', { id: 'l2', payloadBase64: payload('two') });
     const before = Date.now();
@@ -174,7 +174,7 @@ void describe('googleapis@29 taskqueue v1beta2 against a pullq server', () => {
     assert.deepEqual(await lease('leases', { numTasks: 10, leaseSecs: 60 }), []);
   });
 
-  void it('tasks.lease with groupByTag and a tag leases that tag only; without a tag, the oldest task’s tag', async () => {
+  it('tasks.lease with groupByTag and a tag leases that tag only; without a tag, the oldest task’s tag', async () => {
     await insert('tags', { id: 't1', tag: 'old', payloadBase64: payload('1') });
     await insert('tags', { id: 't2', tag: 'new', payloadBase64: payload('2') });
     await insert('tags', { id: 't3', tag: 'old', payloadBase64: payload('3') });
@@ -199,7 +199,7 @@ void describe('googleapis@29 taskqueue v1beta2 against a pullq server', () => {
     );
   });
 
-  void it('tasks.update moves the lease, fenced by leaseTimestamp; a stale leaseTimestamp is a 400', async () => {
+  it('tasks.update moves the lease, fenced by leaseTimestamp; a stale leaseTimestamp is a 400', async () => {
     await insert('updates', { id: 'u1', payloadBase64: payload('u') });
     const [leased] = await lease('updates', { numTasks: 1, leaseSecs: 30 });
     const before = Date.now();
@@ -233,7 +233,7 @@ void describe('googleapis@29 taskqueue v1beta2 against a pullq server', () => {
     assert.equal(stale.errors[0]?.reason, 'invalid');
   });
 
-  void it('tasks.update with newLeaseSeconds=0 releases the task for the next lease', async () => {
+  it('tasks.update with newLeaseSeconds=0 releases the task for the next lease', async () => {
     await insert('releases', { id: 'r1', payloadBase64: payload('r') });
     const [leased] = await lease('releases', { numTasks: 1, leaseSecs: 600 });
     await tq.tasks.update(
@@ -251,7 +251,7 @@ void describe('googleapis@29 taskqueue v1beta2 against a pullq server', () => {
     assert.equal(again?.['retry_count'], 2);
   });
 
-  void it('tasks.patch moves the lease, with PATCH and with POST + X-HTTP-Method-Override: PATCH', async () => {
+  it('tasks.patch moves the lease, with PATCH and with POST + X-HTTP-Method-Override: PATCH', async () => {
     await insert('patches', { id: 'p1', payloadBase64: payload('p') });
     const [leased] = await lease('patches', { numTasks: 1, leaseSecs: 30 });
     const patched = await body(
@@ -299,7 +299,7 @@ void describe('googleapis@29 taskqueue v1beta2 against a pullq server', () => {
     assert.equal(missingQueueName.errors[0]?.reason, 'required');
   });
 
-  void it('tasks.delete answers 204 No Content and the task is then a 404 notFound', async () => {
+  it('tasks.delete answers 204 No Content and the task is then a 404 notFound', async () => {
     await insert('deletes', { id: 'd1', payloadBase64: payload('d') });
     const res = await tq.tasks.delete({ project: PROJECT, taskqueue: 'deletes', task: 'd1' }, opts);
     assert.equal(res.status, 204);
@@ -310,7 +310,7 @@ void describe('googleapis@29 taskqueue v1beta2 against a pullq server', () => {
     assert.equal(gone.errors[0]?.reason, 'notFound');
   });
 
-  void it('taskqueues.get with getStats answers int32 numbers, int64 strings and oldestTask in seconds', async () => {
+  it('taskqueues.get with getStats answers int32 numbers, int64 strings and oldestTask in seconds', async () => {
     const before = Date.now();
     await insert('stats', { payloadBase64: payload('a') });
     await insert('stats', { payloadBase64: payload('b') });
@@ -338,7 +338,7 @@ void describe('googleapis@29 taskqueue v1beta2 against a pullq server', () => {
     assert.equal(plain['stats'], undefined);
   });
 
-  void it('a large answer is gzip-encoded for a client that accepts it, and the client decodes it', async () => {
+  it('a large answer is gzip-encoded for a client that accepts it, and the client decodes it', async () => {
     const bytes = Buffer.alloc(200_000, 'pullq');
     await insert('gzip', { id: 'big', payloadBase64: bytes.toString('base64url') });
     const url = `${opts.rootUrl}taskqueue/v1beta2/projects/${PROJECT}/taskqueues/gzip/tasks/big`;
@@ -354,7 +354,7 @@ void describe('googleapis@29 taskqueue v1beta2 against a pullq server', () => {
     assert.ok(Buffer.from(answer, 'base64url').equals(bytes), 'the payload round-trips');
   });
 
-  void it('a client built from the served discovery document drives the same API', async () => {
+  it('a client built from the served discovery document drives the same API', async () => {
     const api = (await google.discoverAPI(
       `${opts.rootUrl}discovery/v1/apis/taskqueue/v1beta2/rest`,
     )) as unknown as DiscoveredTaskqueue;

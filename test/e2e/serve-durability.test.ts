@@ -16,13 +16,13 @@ const PRODUCERS = 6;
 /** Kill once this many inserts were acknowledged: enough for several in flight at the kill. */
 const ACKED_BEFORE_KILL = 400;
 
-void describe('pullq serve durability', () => {
+describe('pullq serve durability', () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   after(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
-  void it('every insert acknowledged with a 2xx is still there after SIGKILL and a restart', async () => {
+  it('every insert acknowledged with a 2xx is still there after SIGKILL and a restart', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'pullq-durability-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const agent = new Agent({ connections: PRODUCERS * 2 });

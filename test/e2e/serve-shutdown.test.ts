@@ -12,13 +12,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, fetch } from 'undici';
 import { startServe } from './serve-process.ts';
 
-void describe('pullq serve shutdown', () => {
+describe('pullq serve shutdown', () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   after(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
-  void it('SIGTERM ends a waiting long-poll lease empty and promptly, exits 0, and keeps the data', async () => {
+  it('SIGTERM ends a waiting long-poll lease empty and promptly, exits 0, and keeps the data', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'pullq-shutdown-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const agent = new Agent();
@@ -70,7 +70,7 @@ void describe('pullq serve shutdown', () => {
     assert.equal(body.state, 'ready');
     assert.equal(await again.stop('SIGTERM'), 0);
   });
-  void it('shutdown waits for a request in flight, and a second SIGTERM forces the exit', async () => {
+  it('shutdown waits for a request in flight, and a second SIGTERM forces the exit', async () => {
     const server = await startServe(['--backend', 'memory://']);
     cleanups.push(() => server.stop('SIGKILL'));
     const { hostname, port } = new URL(server.url);

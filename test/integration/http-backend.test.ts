@@ -33,7 +33,7 @@ async function rejectsWithCode(promise: Promise<unknown>, code: string): Promise
   return caught;
 }
 
-void describe('HttpBackend against a pullq server', () => {
+describe('HttpBackend against a pullq server', () => {
   let memory: MemoryBackend;
   let pullq: PullqServer;
   let backend: HttpBackend;
@@ -50,7 +50,7 @@ void describe('HttpBackend against a pullq server', () => {
     await memory.close();
   });
 
-  void it('insert, lease and ack round-trip every byte value and the task fields', async () => {
+  it('insert, lease and ack round-trip every byte value and the task fields', async () => {
     const payload = Uint8Array.from({ length: 256 }, (_, index) => index);
     const [inserted] = await backend.insert(
       'round-trip',
@@ -75,7 +75,7 @@ void describe('HttpBackend against a pullq server', () => {
     assert.equal(await backend.get('round-trip', 'all-bytes'), null);
   });
 
-  void it('a whole-call error comes back as the same PullqError: code, status and details', async () => {
+  it('a whole-call error comes back as the same PullqError: code, status and details', async () => {
     const error = await rejectsWithCode(
       backend.lease('no-such-queue', { max: 1, leaseSeconds: 1 }),
       'queue_not_found',
@@ -90,7 +90,7 @@ void describe('HttpBackend against a pullq server', () => {
     assert.equal(invalid.details?.['field'], 'max');
   });
 
-  void it('a per-item error comes back as the same PullqError in its item', async () => {
+  it('a per-item error comes back as the same PullqError in its item', async () => {
     await backend.createQueue('items');
     await backend.insert('items', [{ payload: new Uint8Array(1), id: 'taken' }]);
     const [result] = await backend.insert('items', [{ payload: new Uint8Array(1), id: 'taken' }]);
@@ -100,7 +100,7 @@ void describe('HttpBackend against a pullq server', () => {
     assert.equal(result.error.details?.['tombstoned'], false);
   });
 
-  void it('an AbortSignal ends a waiting lease with no tasks, and the server leases nothing for it', async () => {
+  it('an AbortSignal ends a waiting lease with no tasks, and the server leases nothing for it', async () => {
     await backend.createQueue('abortable');
     const stop = new AbortController();
     const started = performance.now();
@@ -121,13 +121,13 @@ void describe('HttpBackend against a pullq server', () => {
     assert.equal(task.attempts, 0);
   });
 
-  void it('an invalid queue name fails before any request, as a rejected promise', async () => {
+  it('an invalid queue name fails before any request, as a rejected promise', async () => {
     await rejectsWithCode(backend.stats('../etc'), 'invalid_argument');
   });
 });
 
-void describe('HttpBackend failures', () => {
-  void it('a server that is not there makes every verb fail with unavailable, retryable', async () => {
+describe('HttpBackend failures', () => {
+  it('a server that is not there makes every verb fail with unavailable, retryable', async () => {
     const server = createServer();
     const url = await listen(server);
     await close(server);
@@ -142,7 +142,7 @@ void describe('HttpBackend failures', () => {
     }
   });
 
-  void it('a server that goes away mid-request makes the call fail with unavailable', async () => {
+  it('a server that goes away mid-request makes the call fail with unavailable', async () => {
     const server = createServer((request) => request.socket.destroy());
     const url = await listen(server);
     const backend = new HttpBackend({ url });
@@ -154,7 +154,7 @@ void describe('HttpBackend failures', () => {
     }
   });
 
-  void it('a server that does not answer in timeoutMs makes the call fail with timeout, retryable', async () => {
+  it('a server that does not answer in timeoutMs makes the call fail with timeout, retryable', async () => {
     const server = createServer(() => {});
     const url = await listen(server);
     const backend = new HttpBackend({ url, timeoutMs: 200 });
@@ -167,7 +167,7 @@ void describe('HttpBackend failures', () => {
     }
   });
 
-  void it('a 502 page from a proxy becomes unavailable; another non-catalog answer becomes internal', async () => {
+  it('a 502 page from a proxy becomes unavailable; another non-catalog answer becomes internal', async () => {
     let status = 502;
     const server = createServer((_request, response) => {
       response.writeHead(status, { 'content-type': 'text/html' }).end('<h1>Bad gateway</h1>');
@@ -184,7 +184,7 @@ void describe('HttpBackend failures', () => {
     }
   });
 
-  void it('the token and extra headers go with every request', async () => {
+  it('the token and extra headers go with every request', async () => {
     const seen: IncomingHttpHeaders[] = [];
     const server = createServer((request, response) => {
       seen.push(request.headers);
@@ -202,7 +202,7 @@ void describe('HttpBackend failures', () => {
     }
   });
 
-  void it('after close every verb fails with unavailable', async () => {
+  it('after close every verb fails with unavailable', async () => {
     const backend = new HttpBackend({ url: 'http://127.0.0.1:9' });
     await backend.close();
     await rejectsWithCode(backend.listQueues(), 'unavailable');

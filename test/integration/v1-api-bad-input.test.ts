@@ -390,22 +390,22 @@ const BAD_REQUESTS: BadRequest[] = [
   },
 ];
 
-void describe('bad input', () => {
+describe('bad input', () => {
   for (const bad of BAD_REQUESTS) {
-    void it(bad.rule, async () => {
+    it(bad.rule, async () => {
       const answer = await s.call(bad.method, bad.url.replace('{q}', q), bad.body, bad.headers);
       assertError(answer, bad.status, bad.code, bad.field);
       await assertStillServes();
     });
   }
 
-  void it('405 answers say which methods the route allows', async () => {
+  it('405 answers say which methods the route allows', async () => {
     const answer = await s.call('DELETE', `/v1/queues/${q}/tasks`);
     assertError(answer, 405, 'method_not_allowed');
     assert.equal(answer.headers['allow'], 'POST, GET');
   });
 
-  void it('a bad insert inserts nothing, not even its good tasks', async () => {
+  it('a bad insert inserts nothing, not even its good tasks', async () => {
     const name = queueName();
     await s.call('POST', '/v1/queues', { name });
     const answer = await s.call('POST', `/v1/queues/${name}/tasks`, {
@@ -417,8 +417,8 @@ void describe('bad input', () => {
   });
 });
 
-void describe('per-item failures', () => {
-  void it('an id that exists, or was repeated in the batch, fails that item with already_exists', async () => {
+describe('per-item failures', () => {
+  it('an id that exists, or was repeated in the batch, fails that item with already_exists', async () => {
     const name = queueName();
     await s.call('POST', `/v1/queues/${name}/tasks`, { tasks: [{ text: 'a', id: 'taken' }] });
     const answer = await s.call('POST', `/v1/queues/${name}/tasks`, {
@@ -442,7 +442,7 @@ void describe('per-item failures', () => {
     }
   });
 
-  void it('an id acked within the dedup window (a tombstone) fails with already_exists', async () => {
+  it('an id acked within the dedup window (a tombstone) fails with already_exists', async () => {
     const name = queueName();
     await s.call('POST', `/v1/queues/${name}/tasks`, { tasks: [{ text: 'a', id: 'once' }] });
     const leased = await s.call('POST', `/v1/queues/${name}/lease`, { max: 1, leaseSeconds: 60 });
@@ -459,7 +459,7 @@ void describe('per-item failures', () => {
     assert.equal((error['details'] as Json)['tombstoned'], true);
   });
 
-  void it('ack, extend and release with a stale lease token fail that item with lease_lost', async () => {
+  it('ack, extend and release with a stale lease token fail that item with lease_lost', async () => {
     const name = queueName();
     await s.call('POST', `/v1/queues/${name}/tasks`, { tasks: [{ text: 'a' }] });
     const first = await s.call('POST', `/v1/queues/${name}/lease`, { max: 1, leaseSeconds: 0 });

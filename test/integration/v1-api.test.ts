@@ -50,8 +50,8 @@ function refOf(task: Json | undefined): Json {
   return { id: task['id'], token: task['leaseToken'] };
 }
 
-void describe('queues', () => {
-  void it('POST /v1/queues creates a queue (201) and a second time fails with 409 already_exists', async () => {
+describe('queues', () => {
+  it('POST /v1/queues creates a queue (201) and a second time fails with 409 already_exists', async () => {
     const name = queueName();
     const created = await s.call('POST', '/v1/queues', { name, maxLeases: 3 });
     assert.equal(created.status, 201);
@@ -63,7 +63,7 @@ void describe('queues', () => {
     assertError(await s.call('POST', '/v1/queues', { name }), 409, 'already_exists');
   });
 
-  void it('GET /v1/queues lists the queues by name', async () => {
+  it('GET /v1/queues lists the queues by name', async () => {
     const [b, a] = [`b${queueName()}`, `a${queueName()}`];
     await s.call('POST', '/v1/queues', { name: b });
     await s.call('POST', '/v1/queues', { name: a });
@@ -73,7 +73,7 @@ void describe('queues', () => {
     assert.ok(names.indexOf(a) < names.indexOf(b) && names.includes(a));
   });
 
-  void it('GET /v1/queues/{queue} answers the queue, or 404 queue_not_found', async () => {
+  it('GET /v1/queues/{queue} answers the queue, or 404 queue_not_found', async () => {
     const name = queueName();
     await s.call('POST', '/v1/queues', { name });
     const answer = await s.call('GET', `/v1/queues/${name}`);
@@ -82,7 +82,7 @@ void describe('queues', () => {
     assertError(await s.call('GET', `/v1/queues/${queueName()}`), 404, 'queue_not_found');
   });
 
-  void it('PATCH /v1/queues/{queue} changes only the fields given; null clears maxLeases', async () => {
+  it('PATCH /v1/queues/{queue} changes only the fields given; null clears maxLeases', async () => {
     const name = queueName();
     const dead = queueName();
     await s.call('POST', '/v1/queues', { name, maxLeases: 5 });
@@ -95,7 +95,7 @@ void describe('queues', () => {
     assert.equal(cleared.body['deadLetterQueue'], dead);
   });
 
-  void it('pause makes a queue lease nothing while it accepts inserts; resume lets it lease again', async () => {
+  it('pause makes a queue lease nothing while it accepts inserts; resume lets it lease again', async () => {
     const name = queueName();
     await s.call('POST', '/v1/queues', { name });
     const paused = await s.call('POST', `/v1/queues/${name}/pause`);
@@ -108,7 +108,7 @@ void describe('queues', () => {
     assert.equal((await lease(name)).length, 1);
   });
 
-  void it('DELETE /v1/queues/{queue} answers 204 and the queue is gone', async () => {
+  it('DELETE /v1/queues/{queue} answers 204 and the queue is gone', async () => {
     const name = queueName();
     await insert(name, [{ text: 'a' }]);
     const answer = await s.call('DELETE', `/v1/queues/${name}`);
@@ -117,7 +117,7 @@ void describe('queues', () => {
     assertError(await s.call('GET', `/v1/queues/${name}`), 404, 'queue_not_found');
   });
 
-  void it('purge deletes every task and answers how many', async () => {
+  it('purge deletes every task and answers how many', async () => {
     const name = queueName();
     await insert(name, [{ text: 'a' }, { text: 'b' }]);
     await lease(name, { max: 1 });
@@ -126,7 +126,7 @@ void describe('queues', () => {
     assert.deepEqual(await lease(name), []);
   });
 
-  void it('stats counts tasks by state', async () => {
+  it('stats counts tasks by state', async () => {
     const name = queueName();
     await insert(name, [{ text: 'a' }, { text: 'b' }, { text: 'c', delaySeconds: 600 }]);
     await lease(name, { max: 1 });
@@ -141,8 +141,8 @@ void describe('queues', () => {
   });
 });
 
-void describe('tasks', () => {
-  void it('insert answers one result per task, in order, without the payloads', async () => {
+describe('tasks', () => {
+  it('insert answers one result per task, in order, without the payloads', async () => {
     const name = queueName();
     const results = await insert(name, [
       { text: 'héllo', id: 'first', tag: 't' },
@@ -159,7 +159,7 @@ void describe('tasks', () => {
     assert.match(String(second?.['id']), /^[a-zA-Z0-9_-]+$/);
   });
 
-  void it('insert creates a missing queue, unless the body says createQueue: false', async () => {
+  it('insert creates a missing queue, unless the body says createQueue: false', async () => {
     assertError(
       await s.call('POST', `/v1/queues/${queueName()}/tasks`, {
         tasks: [{ text: 'a' }],
@@ -173,7 +173,7 @@ void describe('tasks', () => {
     assert.equal((await s.call('GET', `/v1/queues/${name}`)).status, 200);
   });
 
-  void it('a server without auto-create answers 404 queue_not_found on insert into a missing queue', async () => {
+  it('a server without auto-create answers 404 queue_not_found on insert into a missing queue', async () => {
     const strict = await v1Server({ autoCreateQueues: false });
     try {
       const answer = await strict.call('POST', '/v1/queues/nope/tasks', { tasks: [{ text: 'a' }] });
@@ -183,7 +183,7 @@ void describe('tasks', () => {
     }
   });
 
-  void it('a payload in standard or URL-safe base64, padded or not, reads back as the same bytes', async () => {
+  it('a payload in standard or URL-safe base64, padded or not, reads back as the same bytes', async () => {
     const name = queueName();
     const bytes = Buffer.from([0xfb, 0xff, 0xbf, 0x00, 0x3e]);
     const forms = [
@@ -202,7 +202,7 @@ void describe('tasks', () => {
     }
   });
 
-  void it('delaySeconds and eta make a task delayed until then', async () => {
+  it('delaySeconds and eta make a task delayed until then', async () => {
     const name = queueName();
     const results = await insert(name, [
       { text: 'later', delaySeconds: 60 },
@@ -212,7 +212,7 @@ void describe('tasks', () => {
     assert.deepEqual(await lease(name), []);
   });
 
-  void it('lease answers tasks with payload, leaseToken and the lease end as eta', async () => {
+  it('lease answers tasks with payload, leaseToken and the lease end as eta', async () => {
     const name = queueName();
     await insert(name, [{ text: 'one' }, { text: 'two' }, { text: 'three' }]);
     const before = Date.now();
@@ -229,7 +229,7 @@ void describe('tasks', () => {
     }
   });
 
-  void it('lease with a tag, or groupByTag, leases only that group', async () => {
+  it('lease with a tag, or groupByTag, leases only that group', async () => {
     const name = queueName();
     await insert(name, [
       { text: 'a1', tag: 'a' },
@@ -246,7 +246,7 @@ void describe('tasks', () => {
     );
   });
 
-  void it('ack deletes leased tasks; a stale token fails that item with lease_lost', async () => {
+  it('ack deletes leased tasks; a stale token fails that item with lease_lost', async () => {
     const name = queueName();
     await insert(name, [{ text: 'a' }, { text: 'b' }]);
     const [a, b] = await lease(name);
@@ -266,7 +266,7 @@ void describe('tasks', () => {
     );
   });
 
-  void it('extend moves the end of a lease and keeps the token', async () => {
+  it('extend moves the end of a lease and keeps the token', async () => {
     const name = queueName();
     await insert(name, [{ text: 'a' }]);
     const [task] = await lease(name, { leaseSeconds: 10 });
@@ -281,7 +281,7 @@ void describe('tasks', () => {
     assert.deepEqual(acked.body, { results: [{ ok: true }] });
   });
 
-  void it('release gives a task back with its error note, after a delay, or dead-lettered', async () => {
+  it('release gives a task back with its error note, after a delay, or dead-lettered', async () => {
     const name = queueName();
     await insert(name, [{ text: 'now' }, { text: 'later' }, { text: 'dead' }]);
     const [now, later, dead] = await lease(name);
@@ -303,7 +303,7 @@ void describe('tasks', () => {
     );
   });
 
-  void it('list pages in insertion order, leaves payloads out unless payload=true, and filters', async () => {
+  it('list pages in insertion order, leaves payloads out unless payload=true, and filters', async () => {
     const name = queueName();
     await insert(name, [{ text: 'a', tag: 'x' }, { text: 'b' }, { text: 'c', tag: 'x' }]);
     const first = await s.call('GET', `/v1/queues/${name}/tasks?limit=2`);
@@ -326,7 +326,7 @@ void describe('tasks', () => {
     assert.equal((tagged.body['tasks'] as Json[]).length, 2);
   });
 
-  void it('GET a task answers it with its payload; DELETE answers 204 and it is gone', async () => {
+  it('GET a task answers it with its payload; DELETE answers 204 and it is gone', async () => {
     const name = queueName();
     await insert(name, [{ text: 'hello', id: 'named' }]);
     const got = await s.call('GET', `/v1/queues/${name}/tasks/named`);
@@ -338,7 +338,7 @@ void describe('tasks', () => {
     assertError(await s.call('DELETE', `/v1/queues/${name}/tasks/never`), 404, 'task_not_found');
   });
 
-  void it('POST delete removes tasks by id, one result per id', async () => {
+  it('POST delete removes tasks by id, one result per id', async () => {
     const name = queueName();
     await insert(name, [{ text: 'a', id: 'a' }]);
     const answer = await s.call('POST', `/v1/queues/${name}/delete`, { ids: ['a', 'missing'] });
@@ -347,7 +347,7 @@ void describe('tasks', () => {
     assert.equal((missing?.['error'] as Json)['code'], 'task_not_found');
   });
 
-  void it('dead lists the dead letters; redrive makes them leasable again', async () => {
+  it('dead lists the dead letters; redrive makes them leasable again', async () => {
     const name = queueName();
     await insert(name, [{ text: 'a' }, { text: 'b' }]);
     const tasks = await lease(name);
@@ -370,8 +370,8 @@ void describe('tasks', () => {
   });
 });
 
-void describe('OpenAPI', () => {
-  void it('GET /openapi.json documents every /v1 route with its schemas', async () => {
+describe('OpenAPI', () => {
+  it('GET /openapi.json documents every /v1 route with its schemas', async () => {
     const answer = await s.call('GET', '/openapi.json');
     assert.equal(answer.status, 200);
     assert.equal(answer.body['openapi'], '3.1.0');
@@ -391,7 +391,7 @@ void describe('OpenAPI', () => {
   });
 });
 
-void describe('long-poll over a real socket', () => {
+describe('long-poll over a real socket', () => {
   let url = '';
   // Its own agent, destroyed at the end: undici may open a spare connection after an abort,
   // and a server waits for a connection that has not sent a request yet.
@@ -412,7 +412,7 @@ void describe('long-poll over a real socket', () => {
     });
   }
 
-  void it('a waiting lease returns within 100 ms of an insert made while it waits', async () => {
+  it('a waiting lease returns within 100 ms of an insert made while it waits', async () => {
     const name = queueName();
     await s.call('POST', '/v1/queues', { name });
     const waiting = post(`/v1/queues/${name}/lease`, { max: 1, leaseSeconds: 60, waitSeconds: 10 });
@@ -428,7 +428,7 @@ void describe('long-poll over a real socket', () => {
     assert.ok(elapsed < 100, `the lease returned ${Math.round(elapsed)} ms after the insert`);
   });
 
-  void it('a waiting lease whose client goes away stops waiting and leases nothing', async () => {
+  it('a waiting lease whose client goes away stops waiting and leases nothing', async () => {
     const name = queueName();
     await s.call('POST', '/v1/queues', { name });
     const gone = new AbortController();
@@ -448,7 +448,7 @@ void describe('long-poll over a real socket', () => {
     assert.equal(task.body['attempts'], 0);
   });
 
-  void it('tasks leased just as the client went away are given back at once', async () => {
+  it('tasks leased just as the client went away are given back at once', async () => {
     // A backend slower than the client: its lease finishes after the client has left.
     const memory = new MemoryBackend();
     const slow = new Proxy(memory, {
@@ -488,7 +488,7 @@ void describe('long-poll over a real socket', () => {
     }
   });
 
-  void it('shutdown ends a waiting lease at once with no tasks', async () => {
+  it('shutdown ends a waiting lease at once with no tasks', async () => {
     const own = await v1Server();
     try {
       await own.app.listen({ port: 0, host: '127.0.0.1' });

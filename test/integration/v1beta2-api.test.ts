@@ -9,11 +9,11 @@ import { START, V1beta2Inject, b64, googleError, ok, type Json } from './v1beta2
 
 const s = new V1beta2Inject();
 
-void describe('v1beta2 paths', () => {
+describe('v1beta2 paths', () => {
   beforeEach(() => s.start());
   afterEach(s.stop);
 
-  void it('accepts partition-prefixed, percent-encoded and domain-scoped project ids for the same queue', async () => {
+  it('accepts partition-prefixed, percent-encoded and domain-scoped project ids for the same queue', async () => {
     await s.insert('q', { id: 'one' });
     for (const project of [
       'app',
@@ -31,7 +31,7 @@ void describe('v1beta2 paths', () => {
     }
   });
 
-  void it('refuses a project id that is not an app id with 400 invalid', async () => {
+  it('refuses a project id that is not an app id with 400 invalid', async () => {
     googleError(
       await s.call('GET', '/taskqueue/v1beta2/projects/bad%20app/taskqueues/q'),
       400,
@@ -40,7 +40,7 @@ void describe('v1beta2 paths', () => {
     googleError(await s.call('GET', '/taskqueue/v1beta2/projects/s~/taskqueues/q'), 400, 'invalid');
   });
 
-  void it('POST .../tasks/lease is the lease even when a task is named "lease"; GET and DELETE reach the task', async () => {
+  it('POST .../tasks/lease is the lease even when a task is named "lease"; GET and DELETE reach the task', async () => {
     await s.insert('q', { id: 'lease', payloadBase64: b64('named lease') });
     googleError(await s.call('POST', 'q/tasks/lease'), 400, 'required');
     const task = ok(await s.call('GET', 'q/tasks/lease'));
@@ -54,7 +54,7 @@ void describe('v1beta2 paths', () => {
     googleError(await s.call('GET', 'q/tasks/lease'), 404, 'notFound');
   });
 
-  void it('ignores the standard parameters alt, prettyPrint, prettyprint, key, quotaUser, userIp and oauth_token', async () => {
+  it('ignores the standard parameters alt, prettyPrint, prettyprint, key, quotaUser, userIp and oauth_token', async () => {
     await s.insert('q', { id: 'a' });
     const standard = {
       alt: 'json',
@@ -70,7 +70,7 @@ void describe('v1beta2 paths', () => {
     assert.equal(leased.length, 1);
   });
 
-  void it('honours fields partial responses, and refuses a malformed selector before leasing', async () => {
+  it('honours fields partial responses, and refuses a malformed selector before leasing', async () => {
     await s.insert('q', { id: 'a', tag: 't' });
     const list = ok(await s.call('GET', 'q/tasks', { query: { fields: 'items(id,tag)' } }));
     assert.deepEqual(list, { items: [{ id: 'a', tag: 't' }] });
@@ -93,11 +93,11 @@ void describe('v1beta2 paths', () => {
   });
 });
 
-void describe('v1beta2 tasks', () => {
+describe('v1beta2 tasks', () => {
   beforeEach(() => s.start());
   afterEach(s.stop);
 
-  void it('insert normalises a payload without padding and answers web-safe base64 with padding', async () => {
+  it('insert normalises a payload without padding and answers web-safe base64 with padding', async () => {
     assert.equal((await s.insert('q', { payloadBase64: 'asdf123' }))['payloadBase64'], 'asdf120=');
     assert.equal(
       (await s.insert('q', { payloadBase64: '_NDQaWRvMm_1UQ==' }))['payloadBase64'],
@@ -108,7 +108,7 @@ void describe('v1beta2 tasks', () => {
     assert.equal(task['payloadBase64'], '--__');
   });
 
-  void it('insert answers microsecond int64 strings and the ETA as leaseTimestamp; numbers are accepted on input', async () => {
+  it('insert answers microsecond int64 strings and the ETA as leaseTimestamp; numbers are accepted on input', async () => {
     const task = await s.insert('q', { id: 'a' });
     assert.equal(task['enqueueTimestamp'], String(START * 1000));
     assert.equal(task['leaseTimestamp'], String(START * 1000));
@@ -126,7 +126,7 @@ void describe('v1beta2 tasks', () => {
     );
   });
 
-  void it('insert treats an empty id and an empty tag as none, and accepts its own queue name short or long', async () => {
+  it('insert treats an empty id and an empty tag as none, and accepts its own queue name short or long', async () => {
     const task = await s.insert('q', { id: '', tag: '', queueName: 'q' });
     assert.match(task['id'] as string, /^[A-Za-z0-9_-]+$/);
     assert.equal(task['tag'], undefined);
@@ -138,7 +138,7 @@ void describe('v1beta2 tasks', () => {
     );
   });
 
-  void it('insert into an unknown queue creates it, unless auto-creation is off (404)', async () => {
+  it('insert into an unknown queue creates it, unless auto-creation is off (404)', async () => {
     await s.insert('fresh', {});
     ok(await s.call('GET', 'fresh'));
     await s.stop();
@@ -150,7 +150,7 @@ void describe('v1beta2 tasks', () => {
     );
   });
 
-  void it('list answers at most 100 tasks in insertion order, without payloads; an empty queue has no items', async () => {
+  it('list answers at most 100 tasks in insertion order, without payloads; an empty queue has no items', async () => {
     await s.backend.createQueue('empty');
     assert.deepEqual(ok(await s.call('GET', 'empty/tasks')), { kind: 'taskqueues#tasks' });
     for (let i = 0; i < 105; i += 1) await s.insert('q', { id: `t${i}` });
@@ -163,7 +163,7 @@ void describe('v1beta2 tasks', () => {
     assert.ok(items.every((t) => t['payloadBase64'] === undefined));
   });
 
-  void it('lease takes numTasks and leaseSecs from a form or JSON body too, the query string first', async () => {
+  it('lease takes numTasks and leaseSecs from a form or JSON body too, the query string first', async () => {
     for (let i = 0; i < 5; i += 1) await s.insert('q', {});
     const form = ok(
       await s.call('POST', 'q/tasks/lease', {
@@ -185,7 +185,7 @@ void describe('v1beta2 tasks', () => {
     assert.equal((both['items'] as Json[]).length, 1);
   });
 
-  void it('lease ignores an empty JSON body and a JSON-C body', async () => {
+  it('lease ignores an empty JSON body and a JSON-C body', async () => {
     await s.insert('q', {});
     await s.insert('q', {});
     assert.equal((await s.lease('q', { numTasks: 1, leaseSecs: 60 })).length, 1);
@@ -201,7 +201,7 @@ void describe('v1beta2 tasks', () => {
     assert.deepEqual(ok(jsonC), { kind: 'taskqueues#tasks' });
   });
 
-  void it('lease answers the long queue name with the project as the path gave it', async () => {
+  it('lease answers the long queue name with the project as the path gave it', async () => {
     await s.insert('q', {});
     const [task] = await s.lease('q', { numTasks: 1, leaseSecs: 60 });
     assert.equal(task?.['queueName'], 'projects/s~app/taskqueues/q');
@@ -209,7 +209,7 @@ void describe('v1beta2 tasks', () => {
     assert.equal(task?.['retry_count'], 1);
   });
 
-  void it('lease with an empty tag and no groupByTag leases any task; groupByTag groups untagged tasks too', async () => {
+  it('lease with an empty tag and no groupByTag leases any task; groupByTag groups untagged tasks too', async () => {
     await s.insert('q', { id: 'plain1' });
     await s.insert('q', { id: 'tagged', tag: 'x' });
     await s.insert('q', { id: 'plain2' });
@@ -225,7 +225,7 @@ void describe('v1beta2 tasks', () => {
     );
   });
 
-  void it('update takes the task id from the body, as App Engine did, and does not count an attempt', async () => {
+  it('update takes the task id from the body, as App Engine did, and does not count an attempt', async () => {
     await s.insert('q', { id: 'real' });
     const [leased] = await s.lease('q', { numTasks: 1, leaseSecs: 60 });
     s.now += 1000;
@@ -240,7 +240,7 @@ void describe('v1beta2 tasks', () => {
     assert.equal(updated['retry_count'], 1);
   });
 
-  void it('update accepts leaseTimestamp as a JSON number and the new one is the next fence', async () => {
+  it('update accepts leaseTimestamp as a JSON number and the new one is the next fence', async () => {
     await s.insert('q', { id: 'a' });
     const [leased] = await s.lease('q', { numTasks: 1, leaseSecs: 60 });
     const first = ok(
@@ -262,7 +262,7 @@ void describe('v1beta2 tasks', () => {
     );
   });
 
-  void it('update with newLeaseSeconds=0 releases the task: leasable at once', async () => {
+  it('update with newLeaseSeconds=0 releases the task: leasable at once', async () => {
     await s.insert('q', { id: 'a' });
     const [leased] = await s.lease('q', { numTasks: 1, leaseSecs: 600 });
     const released = ok(
@@ -276,7 +276,7 @@ void describe('v1beta2 tasks', () => {
     assert.equal(again?.['retry_count'], 2);
   });
 
-  void it('update and patch on an expired lease fail with 400 invalid even with the right leaseTimestamp', async () => {
+  it('update and patch on an expired lease fail with 400 invalid even with the right leaseTimestamp', async () => {
     await s.insert('q', { id: 'a' });
     const [leased] = await s.lease('q', { numTasks: 1, leaseSecs: 60 });
     s.now += 61_000;
@@ -296,7 +296,7 @@ void describe('v1beta2 tasks', () => {
     );
   });
 
-  void it('patch needs queueName and refuses a changed queueName or id', async () => {
+  it('patch needs queueName and refuses a changed queueName or id', async () => {
     await s.insert('q', { id: 'a' });
     const [leased] = await s.lease('q', { numTasks: 1, leaseSecs: 60 });
     const fence = { leaseTimestamp: leased?.['leaseTimestamp'] };
@@ -321,7 +321,7 @@ void describe('v1beta2 tasks', () => {
     assert.equal(patched['leaseTimestamp'], String((START + 30_000) * 1000));
   });
 
-  void it('delete needs no lease, answers 204, 204 again while tombstoned, and 404 for a name never used', async () => {
+  it('delete needs no lease, answers 204, 204 again while tombstoned, and 404 for a name never used', async () => {
     await s.insert('q', { id: 'a' });
     await s.lease('q', { numTasks: 1, leaseSecs: 60 });
     const res = await s.call('DELETE', 'q/tasks/a');
@@ -331,7 +331,7 @@ void describe('v1beta2 tasks', () => {
     googleError(await s.call('DELETE', 'q/tasks/never'), 404, 'notFound');
   });
 
-  void it('taskqueues.get answers maxLeases when set and stats only with getStats', async () => {
+  it('taskqueues.get answers maxLeases when set and stats only with getStats', async () => {
     await s.backend.createQueue('limited', { maxLeases: 3 });
     await s.insert('limited', { id: 'a' });
     await s.insert('limited', { id: 'b', leaseTimestamp: (START + 60_000) * 1000 });

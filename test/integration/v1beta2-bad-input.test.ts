@@ -17,7 +17,7 @@ import {
 const MiB = 1024 * 1024;
 const s = new V1beta2Inject();
 
-void describe('v1beta2 bad input: exact status and Google envelope, and the server keeps serving', () => {
+describe('v1beta2 bad input: exact status and Google envelope, and the server keeps serving', () => {
   beforeEach(async () => {
     await s.start();
     await s.insert('q', { id: 'existing' });
@@ -376,7 +376,7 @@ void describe('v1beta2 bad input: exact status and Google envelope, and the serv
   ];
 
   for (const [name, method, path, request, status, reason] of cases) {
-    void it(`${name}: ${status} ${reason}`, async () => {
+    it(`${name}: ${status} ${reason}`, async () => {
       googleError(await s.call(method, path, request), status, reason);
       // Still serving, and nothing changed.
       const list = ok(await s.call('GET', 'q/tasks'));
@@ -387,7 +387,7 @@ void describe('v1beta2 bad input: exact status and Google envelope, and the serv
     });
   }
 
-  void it('payloadBase64 in the standard alphabet is refused with a message naming the web-safe one', async () => {
+  it('payloadBase64 in the standard alphabet is refused with a message naming the web-safe one', async () => {
     for (const payloadBase64 of ['+NDQaWRvMm+1UQ==', '/NDQaWRvMm/1UQ==']) {
       const message = googleError(
         await s.call('POST', 'q/tasks', { body: { payloadBase64 } }),
@@ -398,7 +398,7 @@ void describe('v1beta2 bad input: exact status and Google envelope, and the serv
     }
   });
 
-  void it('a tombstoned name is refused with 400 duplicate', async () => {
+  it('a tombstoned name is refused with 400 duplicate', async () => {
     ok(await s.call('DELETE', 'q/tasks/existing'), 204);
     googleError(
       await s.call('POST', 'q/tasks', { body: { payloadBase64: 'eA', id: 'existing' } }),

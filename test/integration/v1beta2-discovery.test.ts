@@ -8,7 +8,7 @@ import { V1beta2Inject, googleError, ok, type Json } from './v1beta2-inject.ts';
 
 const s = new V1beta2Inject();
 
-void describe('v1beta2 discovery document', () => {
+describe('v1beta2 discovery document', () => {
   beforeEach(() => s.start());
   afterEach(s.stop);
 
@@ -86,7 +86,7 @@ void describe('v1beta2 discovery document', () => {
     ) as never;
   }
 
-  void it('points rootUrl at the server as the request reached it, with Google’s service path', async () => {
+  it('points rootUrl at the server as the request reached it, with Google’s service path', async () => {
     const doc = await document();
     assert.equal(doc['rootUrl'], 'http://queues.example:8443/');
     assert.equal(doc['servicePath'], 'taskqueue/v1beta2/projects/');
@@ -95,7 +95,7 @@ void describe('v1beta2 discovery document', () => {
     assert.equal(doc['discoveryVersion'], 'v1');
   });
 
-  void it('lists exactly Google’s v1beta2 methods, ids, verbs, paths and parameter names', async () => {
+  it('lists exactly Google’s v1beta2 methods, ids, verbs, paths and parameter names', async () => {
     const doc = await document();
     const methods = Object.values(doc.resources).flatMap((resource) =>
       Object.values(resource.methods),
@@ -119,7 +119,7 @@ void describe('v1beta2 discovery document', () => {
     }
   });
 
-  void it('every method it lists is a route the server answers with its verb', async () => {
+  it('every method it lists is a route the server answers with its verb', async () => {
     const doc = await document();
     await s.insert('q', { id: 't' });
     for (const resource of Object.values(doc.resources)) {
@@ -135,7 +135,7 @@ void describe('v1beta2 discovery document', () => {
     }
   });
 
-  void it('types int64 fields as strings and int32 fields as integers in the schemas', async () => {
+  it('types int64 fields as strings and int32 fields as integers in the schemas', async () => {
     const doc = await document();
     const task = (doc['schemas'] as Record<string, { properties: Record<string, Json> }>)['Task'];
     assert.deepEqual(task?.properties['leaseTimestamp'], {

@@ -7,21 +7,21 @@ import { PullqError } from '../../src/protocol/errors.ts';
 
 const text = (payload: Uint8Array): string => Buffer.from(payload).toString();
 
-void describe('parseTaskLine', () => {
+describe('parseTaskLine', () => {
   const now = 1_000_000;
 
-  void it('reads a task spec: text, tag, id and delay', () => {
+  it('reads a task spec: text, tag, id and delay', () => {
     const task = parseTaskLine('{"text":"hi","tag":"t","id":"job-1","delaySeconds":2}', now);
     assert.equal(text(task.payload), 'hi');
     assert.deepEqual([task.tag, task.id, task.eta], ['t', 'job-1', now + 2000]);
   });
 
-  void it('stores "json" as JSON text and "payload" as decoded base64', () => {
+  it('stores "json" as JSON text and "payload" as decoded base64', () => {
     assert.equal(text(parseTaskLine('{"json":{"a":[1,2]}}', now).payload), '{"a":[1,2]}');
     assert.deepEqual([...parseTaskLine('{"payload":"AAEC"}', now).payload], [0, 1, 2]);
   });
 
-  void it('takes any other JSON value, or an object with other keys, as the payload itself', () => {
+  it('takes any other JSON value, or an object with other keys, as the payload itself', () => {
     assert.equal(
       text(parseTaskLine(' {"to": "x", "text": "y"} ', now).payload),
       '{"to": "x", "text": "y"}',
@@ -30,13 +30,13 @@ void describe('parseTaskLine', () => {
     assert.equal(text(parseTaskLine('"plain"', now).payload), '"plain"');
   });
 
-  void it('applies the defaults to lines that do not say otherwise', () => {
+  it('applies the defaults to lines that do not say otherwise', () => {
     const task = parseTaskLine('{"text":"a"}', now, { tag: 'default', delaySeconds: 1 });
     assert.deepEqual([task.tag, task.eta], ['default', now + 1000]);
     assert.equal(parseTaskLine('{"text":"a","tag":"own"}', now, { tag: 'default' }).tag, 'own');
   });
 
-  void it('refuses bad JSON, two payload sources, a bad id and a bad delay with invalid_argument', () => {
+  it('refuses bad JSON, two payload sources, a bad id and a bad delay with invalid_argument', () => {
     for (const line of [
       '{"text": ',
       '{"text":"a","json":1}',
@@ -54,8 +54,8 @@ void describe('parseTaskLine', () => {
   });
 });
 
-void describe('importTasks', () => {
-  void it('imports good lines in batches, skips blank ones and reports bad ones by line number', async () => {
+describe('importTasks', () => {
+  it('imports good lines in batches, skips blank ones and reports bad ones by line number', async () => {
     const backend = new MemoryBackend();
     const lines = [
       '{"text":"1"}',
@@ -90,8 +90,8 @@ void describe('importTasks', () => {
   });
 });
 
-void describe('countLines', () => {
-  void it('counts a last line without a newline', async () => {
+describe('countLines', () => {
+  it('counts a last line without a newline', async () => {
     assert.equal(await countLines(Readable.from([Buffer.from('a\nb\n')])), 2);
     assert.equal(await countLines(Readable.from([Buffer.from('a\nb')])), 2);
     assert.equal(await countLines(Readable.from([])), 0);

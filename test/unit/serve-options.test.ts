@@ -6,13 +6,13 @@ import {
   resolveServeOptions,
 } from '../../src/server/serve.ts';
 
-void describe('resolveServeOptions', () => {
-  void it('defaults bind 127.0.0.1:8080 with SQLite in ./pullq-data', () => {
+describe('resolveServeOptions', () => {
+  it('defaults bind 127.0.0.1:8080 with SQLite in ./pullq-data', () => {
     assert.deepEqual(resolveServeOptions({}, {}), DEFAULT_SERVE_OPTIONS);
     assert.equal(DEFAULT_SERVE_OPTIONS.host, '127.0.0.1');
   });
 
-  void it('the environment overrides defaults and flags override the environment', () => {
+  it('the environment overrides defaults and flags override the environment', () => {
     const env = { PULLQ_HOST: '0.0.0.0', PULLQ_PORT: '9000', PULLQ_DATA: '/srv/pullq' };
     const fromEnv = resolveServeOptions({}, env);
     assert.deepEqual(
@@ -23,11 +23,11 @@ void describe('resolveServeOptions', () => {
     assert.deepEqual([fromFlags.host, fromFlags.port, fromFlags.dataDir], ['::1', 0, './here']);
   });
 
-  void it('an empty environment variable counts as unset', () => {
+  it('an empty environment variable counts as unset', () => {
     assert.equal(resolveServeOptions({}, { PULLQ_PORT: '' }).port, 8080);
   });
 
-  void it('refuses a port, log level, durability mode or store it cannot use', () => {
+  it('refuses a port, log level, durability mode or store it cannot use', () => {
     for (const flags of [
       { port: '65536' },
       { port: 'http' },
@@ -41,7 +41,7 @@ void describe('resolveServeOptions', () => {
     }
   });
 
-  void it('reads --synchronous in any case and keeps --backend as given', () => {
+  it('reads --synchronous in any case and keeps --backend as given', () => {
     const options = resolveServeOptions({ synchronous: 'full', backend: 'memory://' }, {});
     assert.equal(options.synchronous, 'FULL');
     assert.equal(options.backendUrl, 'memory://');

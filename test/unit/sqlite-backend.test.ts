@@ -71,8 +71,8 @@ function runNode(
   });
 }
 
-void describe('sqlite backend: the file', () => {
-  void it('reopening the file keeps queues, tasks, leases and tombstones', async () => {
+describe('sqlite backend: the file', () => {
+  it('reopening the file keeps queues, tasks, leases and tombstones', async () => {
     const clock = new ManualClock();
     const first = open(clock);
     await first.createQueue('jobs', { maxLeases: 3, dedupWindowSeconds: 600 });
@@ -111,7 +111,7 @@ void describe('sqlite backend: the file', () => {
     assert.equal((await second.stats('jobs')).leasedLastMinute, 3);
   });
 
-  void it('a task acked before the process is killed stays acked, and one inserted stays', async () => {
+  it('a task acked before the process is killed stays acked, and one inserted stays', async () => {
     // The child inserts two tasks, acks one, and SIGKILLs itself: no close, no checkpoint.
     const result = await runNode(`
       const { SqliteBackend } = await import(${JSON.stringify(BACKEND_URL)});
@@ -128,7 +128,7 @@ void describe('sqlite backend: the file', () => {
     assert.equal((await backend.get('jobs', 'todo'))?.state, 'ready');
   });
 
-  void it('migrations are recorded in the migrations table and applied once', () => {
+  it('migrations are recorded in the migrations table and applied once', () => {
     open();
     const db = raw();
     const rows = db.prepare('SELECT version, name FROM migrations ORDER BY version').all();
@@ -141,7 +141,7 @@ void describe('sqlite backend: the file', () => {
     assert.deepEqual(migrate(db, 0), [], 'an up-to-date database has nothing to apply');
   });
 
-  void it('a database from a newer pullq is refused rather than used', async () => {
+  it('a database from a newer pullq is refused rather than used', async () => {
     await open().close();
     const db = raw();
     db.prepare(
@@ -153,7 +153,7 @@ void describe('sqlite backend: the file', () => {
     );
   });
 
-  void it('four processes opening a new file at once all succeed and migrate it once', async () => {
+  it('four processes opening a new file at once all succeed and migrate it once', async () => {
     const script = `
       const { SqliteBackend } = await import(${JSON.stringify(BACKEND_URL)});
       const backend = new SqliteBackend({ path: ${JSON.stringify(path)} });
@@ -169,8 +169,8 @@ void describe('sqlite backend: the file', () => {
   });
 });
 
-void describe('sqlite backend: two connections', () => {
-  void it("two instances on one file see each other's inserts, leases and acks", async () => {
+describe('sqlite backend: two connections', () => {
+  it("two instances on one file see each other's inserts, leases and acks", async () => {
     const a = open();
     const b = open();
     await a.insert('jobs', [{ payload: bytes('one'), id: 'one' }], { createQueue: true });
@@ -182,7 +182,7 @@ void describe('sqlite backend: two connections', () => {
     assert.equal(await a.get('jobs', 'one'), null);
   });
 
-  void it('a long-poll sees a task inserted through another connection', async () => {
+  it('a long-poll sees a task inserted through another connection', async () => {
     const a = open();
     const b = open();
     await a.createQueue('jobs');
@@ -196,8 +196,8 @@ void describe('sqlite backend: two connections', () => {
   });
 });
 
-void describe('sqlite backend: failures', () => {
-  void it('a write blocked by another connection past the busy timeout fails with unavailable', async () => {
+describe('sqlite backend: failures', () => {
+  it('a write blocked by another connection past the busy timeout fails with unavailable', async () => {
     const backend = new SqliteBackend({ path, busyTimeoutMs: 50 });
     opened.push(backend);
     await backend.createQueue('jobs');
@@ -213,7 +213,7 @@ void describe('sqlite backend: failures', () => {
     assert.equal(inserted?.ok, true, 'the backend works again once the lock is gone');
   });
 
-  void it('a write to a read-only database fails with unavailable, saying it is read-only', async () => {
+  it('a write to a read-only database fails with unavailable, saying it is read-only', async () => {
     await open().createQueue('jobs');
     const readOnly = new SqliteBackend({ path: `file:${path}?mode=ro` });
     opened.push(readOnly);
@@ -224,7 +224,7 @@ void describe('sqlite backend: failures', () => {
     );
   });
 
-  void it('a path under a file fails with unavailable, not a raw error', async () => {
+  it('a path under a file fails with unavailable, not a raw error', async () => {
     await open().close();
     assert.throws(
       () => new SqliteBackend({ path: join(path, 'below-a-file.db') }),
@@ -233,8 +233,8 @@ void describe('sqlite backend: failures', () => {
   });
 });
 
-void describe('sqlite backend: housekeeping', () => {
-  void it('expired tombstones and lease counts older than an hour are pruned', async () => {
+describe('sqlite backend: housekeeping', () => {
+  it('expired tombstones and lease counts older than an hour are pruned', async () => {
     const clock = new ManualClock();
     const backend = open(clock);
     await backend.createQueue('jobs', { dedupWindowSeconds: 60 });
@@ -257,7 +257,7 @@ void describe('sqlite backend: housekeeping', () => {
   });
 });
 
-void describe('sqlite backend: query plans', () => {
+describe('sqlite backend: query plans', () => {
   /** The plan of a prepared statement, one line per step. */
   function plan(db: DatabaseSync, statement: { sourceSQL: string }): string {
     return db
@@ -267,7 +267,7 @@ void describe('sqlite backend: query plans', () => {
       .join('\n');
   }
 
-  void it('lease reads tasks_ready or tasks_by_tag in order: no scan, no sort', () => {
+  it('lease reads tasks_ready or tasks_by_tag in order: no scan, no sort', () => {
     open();
     const db = raw();
     const sql = new Statements(db);
@@ -283,7 +283,7 @@ void describe('sqlite backend: query plans', () => {
     }
   });
 
-  void it('ack, extend, release and get find a task by its id through tasks_by_id', () => {
+  it('ack, extend, release and get find a task by its id through tasks_by_id', () => {
     open();
     const db = raw();
     const sql = new Statements(db);
@@ -294,7 +294,7 @@ void describe('sqlite backend: query plans', () => {
     }
   });
 
-  void it('list pages read an index in seq order', () => {
+  it('list pages read an index in seq order', () => {
     open();
     const db = raw();
     const sql = new Statements(db);

@@ -28,9 +28,6 @@
  * ends of the indexes. So the default 2 MiB page cache is enough: 64 MiB measured no
  * different, even with 300,000 tasks queued.
  */
-/* eslint-disable @typescript-eslint/require-await --
-   node:sqlite is synchronous; the verbs are async so that every failure, input checks
-   included, reaches the caller as a rejected promise, as the contract requires. */
 import type { DatabaseSync } from 'node:sqlite';
 import { PullqError } from '../../protocol/errors.ts';
 import { checkQueueName } from '../../protocol/limits.ts';

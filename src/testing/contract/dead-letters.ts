@@ -36,7 +36,7 @@ async function leaseAndRelease(
 export function deadLetterContract(suite: ContractSuite): void {
   const test = suite.test;
 
-  void describe('retry limit', () => {
+  describe('retry limit', () => {
     test('a task leased maxLeases times is dead on the next lease when no dead-letter queue is set', async (ctx) => {
       const q = await ctx.queue({ maxLeases: 2 });
       const [task] = await put(ctx, q, [{ text: 'poison' }]);
@@ -129,7 +129,7 @@ export function deadLetterContract(suite: ContractSuite): void {
     });
   });
 
-  void describe('release with deadLetter', () => {
+  describe('release with deadLetter', () => {
     test('release with deadLetter makes the task dead at once when no dead-letter queue is set', async (ctx) => {
       const q = await ctx.queue();
       await put(ctx, q, [{ text: 'reject me' }]);
@@ -175,7 +175,7 @@ export function deadLetterContract(suite: ContractSuite): void {
     });
   });
 
-  void describe('redrive', () => {
+  describe('redrive', () => {
     test('redrive makes dead tasks ready again with attempts reset', async (ctx) => {
       const q = await ctx.queue({ maxLeases: 1 });
       const [task] = await put(ctx, q, [{ text: 'x' }]);

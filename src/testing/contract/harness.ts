@@ -71,7 +71,7 @@ export function contractSuite(
     options: resolved,
     test: (title, body, needs = {}) => {
       if (needs.clock && resolved.realTimeOnly) {
-        void it(
+        it(
           title,
           {
             skip: 'needs the manual clock; this backend runs on real time (realTimeOnly)',
@@ -80,7 +80,7 @@ export function contractSuite(
         );
         return;
       }
-      void it(title, async (t) => {
+      it(title, async (t) => {
         const clock = new ManualClock();
         const backend = await makeBackend(clock);
         let closed = false;

@@ -6,7 +6,7 @@ import { assertItemError, put, ref, take, text, values, type ContractSuite } fro
 export function leaseTokenContract(suite: ContractSuite): void {
   const test = suite.test;
 
-  void describe('lease tokens', () => {
+  describe('lease tokens', () => {
     test(
       'a leased task carries a lease token, state leased, and eta at the end of its lease',
       async (ctx) => {

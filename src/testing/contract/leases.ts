@@ -6,7 +6,7 @@ import { ids, put, ref, take, text, texts, values, type ContractSuite } from './
 export function leaseContract(suite: ContractSuite): void {
   const test = suite.test;
 
-  void describe('lease order', () => {
+  describe('lease order', () => {
     test('lease returns tasks by ETA ascending, then insertion order', async (ctx) => {
       const q = await ctx.queue();
       const now = ctx.now();
@@ -54,7 +54,7 @@ export function leaseContract(suite: ContractSuite): void {
     );
   });
 
-  void describe('attempts', () => {
+  describe('attempts', () => {
     test('a new task has attempts 0 and the first lease gives attempts 1', async (ctx) => {
       const q = await ctx.queue();
       const [inserted] = await put(ctx, q, [{ text: 'x' }]);
@@ -91,7 +91,7 @@ export function leaseContract(suite: ContractSuite): void {
     );
   });
 
-  void describe('lease expiry', () => {
+  describe('lease expiry', () => {
     test(
       'a lease that runs out makes the task leasable again',
       async (ctx) => {
@@ -143,7 +143,7 @@ export function leaseContract(suite: ContractSuite): void {
     );
   });
 
-  void describe('extend', () => {
+  describe('extend', () => {
     test(
       'extend keeps a task from redelivery past its original expiry',
       async (ctx) => {
@@ -197,7 +197,7 @@ export function leaseContract(suite: ContractSuite): void {
     );
   });
 
-  void describe('release', () => {
+  describe('release', () => {
     test('release without a delay makes the task ready and leasable at once', async (ctx) => {
       const q = await ctx.queue();
       await put(ctx, q, [{ text: 'x' }]);

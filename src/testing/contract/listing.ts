@@ -35,7 +35,7 @@ async function listAll(
 export function listingContract(suite: ContractSuite): void {
   const test = suite.test;
 
-  void describe('list', () => {
+  describe('list', () => {
     test('list returns tasks in insertion order, whatever their ETA', async (ctx) => {
       const q = await ctx.queue();
       const now = ctx.now();
@@ -185,7 +185,7 @@ export function listingContract(suite: ContractSuite): void {
     });
   });
 
-  void describe('stats', () => {
+  describe('stats', () => {
     test(
       'stats count ready, delayed, leased and dead tasks',
       async (ctx) => {

@@ -22,7 +22,7 @@ export function longPollContract(suite: ContractSuite): void {
   const within = suite.options.wakeupWithinMs;
   const longPoll = { capability: 'longPoll' } as const;
 
-  void describe('long-poll', () => {
+  describe('long-poll', () => {
     test(
       'a waiting lease returns soon after a task is inserted',
       async (ctx) => {
@@ -185,7 +185,7 @@ export function longPollContract(suite: ContractSuite): void {
     );
   });
 
-  void describe('close', () => {
+  describe('close', () => {
     test('after close every verb fails with unavailable', async (ctx) => {
       const q = await ctx.queue();
       await ctx.close();

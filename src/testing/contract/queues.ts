@@ -16,7 +16,7 @@ import {
 export function queueContract(suite: ContractSuite): void {
   const test = suite.test;
 
-  void describe('queue admin', () => {
+  describe('queue admin', () => {
     test(
       'createQueue returns the queue with the default settings',
       async (ctx) => {
@@ -157,7 +157,7 @@ export function queueContract(suite: ContractSuite): void {
     });
   });
 
-  void describe('pause', () => {
+  describe('pause', () => {
     test('a paused queue accepts inserts and leases nothing', async (ctx) => {
       const q = await ctx.queue();
       const paused = await ctx.backend.updateQueue(q, { paused: true });
@@ -188,7 +188,7 @@ export function queueContract(suite: ContractSuite): void {
     });
   });
 
-  void describe('unknown queues', () => {
+  describe('unknown queues', () => {
     test('every verb but insert with createQueue fails with queue_not_found on an unknown queue', async (ctx) => {
       const q = ctx.name();
       const one = { id: 'a', token: 't' };

@@ -22,7 +22,7 @@ const DAY_MS = 24 * 3_600_000;
 export function taskContract(suite: ContractSuite): void {
   const test = suite.test;
 
-  void describe('insert and get', () => {
+  describe('insert and get', () => {
     test(
       'insert returns each task as stored: ready, attempts 0, enqueued and due now',
       async (ctx) => {
@@ -84,7 +84,7 @@ export function taskContract(suite: ContractSuite): void {
     });
   });
 
-  void describe('ETA', () => {
+  describe('ETA', () => {
     test('a task inserted with a future ETA is delayed until then', async (ctx) => {
       const q = await ctx.queue();
       const eta = ctx.now() + 3_600_000;
@@ -127,7 +127,7 @@ export function taskContract(suite: ContractSuite): void {
     );
   });
 
-  void describe('tags', () => {
+  describe('tags', () => {
     test('lease with a tag leases only tasks with that tag', async (ctx) => {
       const q = await ctx.queue();
       await put(ctx, q, [
@@ -196,7 +196,7 @@ export function taskContract(suite: ContractSuite): void {
     });
   });
 
-  void describe('task ids and dedup', () => {
+  describe('task ids and dedup', () => {
     test('insert keeps a caller-chosen id', async (ctx) => {
       const q = await ctx.queue();
       const [task] = await put(ctx, q, [{ id: 'order-42_a', text: 'x' }]);
@@ -337,7 +337,7 @@ export function taskContract(suite: ContractSuite): void {
     });
   });
 
-  void describe('delete', () => {
+  describe('delete', () => {
     test('delete removes a task in any state: ready, delayed, leased and dead', async (ctx) => {
       const q = await ctx.queue();
       const [dead, leased, delayed, ready] = await put(ctx, q, [
