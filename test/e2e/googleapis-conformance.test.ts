@@ -4,14 +4,14 @@
  * the client hands back is checked for its wire type and unit.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { google } from 'googleapis';
 import type { Taskqueue } from 'googleapis/build/src/apis/taskqueue/v1beta2.js';
+import { startServe } from './serve-process.ts';
 
-const FIXTURE = new URL('./fixtures/serve-memory.ts', import.meta.url).pathname;
 const PROJECT = 's~conformance';
 const LONG_PREFIX = `projects/${PROJECT}/taskqueues/`;
 
@@ -27,25 +27,15 @@ interface Served {
   stop(): Promise<void>;
 }
 
+/** A real `pullq serve` process on port 0, on SQLite in a fresh data folder. */
 async function startServer(): Promise<Served> {
-  const child: ChildProcess = spawn(process.execPath, [FIXTURE], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = once(child, 'exit');
-  const lines = createInterface({ input: child.stdout! });
-  const first = await Promise.race([
-    once(lines, 'line').then(([line]) => String(line)),
-    exited.then(([code]) => {
-      throw new Error(`the server exited (${String(code)}) before printing its port`);
-    }),
-  ]);
-  lines.close();
-  const { port } = JSON.parse(first) as { port: number };
+  const data = await mkdtemp(join(tmpdir(), 'pullq-conformance-'));
+  const served = await startServe(['--data', data]);
   return {
-    port,
+    port: Number(new URL(served.url).port),
     async stop() {
-      child.kill('SIGTERM');
-      await exited;
+      await served.stop();
+      await rm(data, { recursive: true, force: true });
     },
   };
 }
