@@ -16,7 +16,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { Logger } from 'pino';
-import type { Backend } from '../backends/backend.ts';
+import { systemClock, type Backend, type Clock } from '../backends/backend.ts';
 import { PullqError, type ErrorCode } from '../protocol/errors.ts';
 import { googleError } from '../protocol/v1beta2.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -31,10 +31,13 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** A pino logger; none means silent. */
   logger?: Logger;
+  /** Turns relative delays into ETAs; give it the backend's clock. Default: the system clock. */
+  clock?: Clock;
 }
 
 export interface ServerContext {
   backend: Backend;
+  clock: Clock;
   autoCreateQueues: boolean;
   bodyLimit: number;
   /** Set when shutdown starts: readiness fails and long-polls end. */
@@ -73,6 +76,7 @@ export async function buildServer(options: ServerOptions): Promise<PullqServer> 
 
   const context: ServerContext = {
     backend: options.backend,
+    clock: options.clock ?? systemClock,
     autoCreateQueues: options.autoCreateQueues ?? true,
     bodyLimit,
     shutdown: shutdown.signal,

@@ -6,13 +6,14 @@
  */
 import type { AddressInfo } from 'node:net';
 import { after } from 'node:test';
-import type { Backend } from '../../src/backends/backend.ts';
+import { systemClock, type Backend, type Clock } from '../../src/backends/backend.ts';
 import { HttpBackend } from '../../src/backends/http.ts';
 import { MemoryBackend } from '../../src/backends/memory.ts';
 import { buildServer, type PullqServer } from '../../src/server/app.ts';
 import { backendContract } from '../../src/testing/index.ts';
 
 let current = new MemoryBackend();
+let currentClock: Clock = systemClock;
 const behind = new Proxy({} as Backend, {
   get: (_target, key) => {
     const value: unknown = Reflect.get(current, key);
@@ -23,7 +24,7 @@ const behind = new Proxy({} as Backend, {
 let server: Promise<{ server: PullqServer; url: string }> | undefined;
 function start(): Promise<{ server: PullqServer; url: string }> {
   server ??= (async () => {
-    const built = await buildServer({ backend: behind });
+    const built = await buildServer({ backend: behind, clock: { now: () => currentClock.now() } });
     await built.app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = built.app.server.address() as AddressInfo;
     return { server: built, url: `http://127.0.0.1:${port}` };
@@ -56,5 +57,6 @@ class FrontingHttpBackend extends HttpBackend {
 backendContract('http (server over memory)', async (clock) => {
   const { url } = await start();
   current = new MemoryBackend({ clock });
+  currentClock = clock;
   return new FrontingHttpBackend(url, current);
 });

@@ -149,8 +149,8 @@ export const V1_ROUTES: readonly RouteSpec<FastifySchema>[] = [
     description:
       'One result per task, in order. A task answer leaves the payload out (the caller has it). A missing queue is created unless the server runs with --no-auto-create or the body says `createQueue: false`.',
     schema: { params: S.QueueParams, body: S.InsertBody, response: { 200: S.ResultsAnswer } },
-    handler: async ({ backend, autoCreateQueues }, { params, body }) => {
-      const now = Date.now();
+    handler: async ({ backend, clock, autoCreateQueues }, { params, body }) => {
+      const now = clock.now();
       const tasks = body.tasks.map((task, index) => newTaskFromWire(task, index, now));
       const results = await backend.insert(params.queue, tasks, {
         createQueue: autoCreateQueues && body.createQueue !== false,
