@@ -206,6 +206,23 @@ export class MemoryBackend implements Backend {
       return this.#view(stored.info.name, task, now, false);
     }
     this.#remove(stored, task, now);
+    const moved = this.#moveInto(target, task, now, {
+      lastError,
+      deadLetteredFrom: stored.info.name,
+    });
+    return this.#view(target, moved, now, false);
+  }
+
+  /**
+   * Puts a copy of `task` into `target` (created if missing) as a fresh ready task: a new seq,
+   * no lease, attempts 0. Keeps its id unless `target` has that id already.
+   */
+  #moveInto(
+    target: string,
+    task: StoredTask,
+    now: number,
+    changes: Partial<StoredTask>,
+  ): StoredTask {
     const into = this.#queues.get(target) ?? this.#create(target, {}, now);
     const id = into.tasks.has(task.id) ? randomId() : task.id;
     const moved: StoredTask = {
@@ -216,12 +233,11 @@ export class MemoryBackend implements Backend {
       attempts: 0,
       leaseToken: null,
       dead: false,
-      lastError,
-      deadLetteredFrom: stored.info.name,
+      ...changes,
     };
     into.tasks.set(id, moved);
     this.#wakeups.notify(target);
-    return this.#view(target, moved, now, false);
+    return moved;
   }
 
   async ack(queue: string, refs: LeaseRef[]): Promise<ItemResult<null>[]> {
@@ -374,20 +390,8 @@ export class MemoryBackend implements Backend {
         Object.assign(task, { dead: false, eta: now, attempts: 0, leaseToken: null });
         moved += 1;
       } else if (task.deadLetteredFrom !== null) {
-        const origin = task.deadLetteredFrom;
         stored.tasks.delete(task.id);
-        const into = this.#queues.get(origin) ?? this.#create(origin, {}, now);
-        const id = into.tasks.has(task.id) ? randomId() : task.id;
-        into.tasks.set(id, {
-          ...task,
-          id,
-          seq: ++this.#seq,
-          eta: now,
-          attempts: 0,
-          leaseToken: null,
-          deadLetteredFrom: null,
-        });
-        this.#wakeups.notify(origin);
+        this.#moveInto(task.deadLetteredFrom, task, now, { deadLetteredFrom: null });
         moved += 1;
       }
     }
