@@ -7,6 +7,7 @@
  * `{ error: { code, message, retryable } }` everywhere else.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import compress from '@fastify/compress';
 import Fastify, {
   LogController,
@@ -31,6 +32,8 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** A pino logger; none means silent. */
   logger?: Logger;
+  /** Serve HTTPS with this certificate and key (PEM) instead of plain HTTP. */
+  https?: { cert: Buffer; key: Buffer };
   /** Turns relative delays into ETAs; give it the backend's clock. Default: the system clock. */
   clock?: Clock;
 }
@@ -70,7 +73,11 @@ export async function buildServer(options: ServerOptions): Promise<PullqServer> 
     keepAliveTimeout: 72_000,
     requestTimeout: 120_000,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 600 },
-    serverFactory: (handler) => createServer((req, res) => handler(overrideMethod(req), res)),
+    serverFactory: (handler) => {
+      const listener = (req: IncomingMessage, res: ServerResponse): void =>
+        handler(overrideMethod(req), res);
+      return options.https ? createHttpsServer(options.https, listener) : createServer(listener);
+    },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   }) as unknown as FastifyInstance;
 
