@@ -8,6 +8,8 @@
  * Every other backend must behave exactly like this one (the contract suite and the
  * model-based test check it), so it favours obviousness over speed: a lease scans and sorts.
  */
+import type { TokenStore } from '../auth/token-store.ts';
+import type { TokenRecord } from '../auth/tokens.ts';
 import { PullqError } from '../protocol/errors.ts';
 import { checkQueueName, truncateNote } from '../protocol/limits.ts';
 import {
@@ -51,6 +53,7 @@ import {
   taskNotFound,
 } from './common.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
+import { MemoryTokenStore } from './memory-token-store.ts';
 
 interface StoredTask {
   id: string;
@@ -95,10 +98,11 @@ export function stateOf(
   return task.leaseToken === null ? 'delayed' : 'leased';
 }
 
-export class MemoryBackend implements Backend {
+export class MemoryBackend implements Backend, TokenStore {
   readonly capabilities = ALL_CAPABILITIES;
   readonly #clock: Clock;
   readonly #queues = new Map<string, StoredQueue>();
+  readonly #tokens = new MemoryTokenStore();
   readonly #wakeups = new Wakeups();
   #seq = 0;
   #closed = false;
@@ -466,6 +470,33 @@ export class MemoryBackend implements Backend {
   async close(): Promise<void> {
     this.#closed = true;
     this.#wakeups.wakeAll();
+  }
+
+  // ---- TokenStore (src/auth/token-store.ts) ----
+
+  async createToken(record: TokenRecord): Promise<void> {
+    this.#open();
+    return this.#tokens.createToken(record);
+  }
+
+  async findTokenByHash(tokenHash: string): Promise<TokenRecord | null> {
+    this.#open();
+    return this.#tokens.findTokenByHash(tokenHash);
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    this.#open();
+    return this.#tokens.listTokens();
+  }
+
+  async revokeToken(name: string): Promise<boolean> {
+    this.#open();
+    return this.#tokens.revokeToken(name);
+  }
+
+  async countTokens(): Promise<number> {
+    this.#open();
+    return this.#tokens.countTokens();
   }
 
   #open(): void {

@@ -17,6 +17,8 @@ export const ERROR_CATALOG = {
   queue_not_found: { status: 404, retryable: false },
   /** The task does not exist (never did, or was acked/deleted). */
   task_not_found: { status: 404, retryable: false },
+  /** No access token has that name. */
+  token_not_found: { status: 404, retryable: false },
   /** No such route. */
   route_not_found: { status: 404, retryable: false },
   /** The HTTP method is not allowed on this route. */

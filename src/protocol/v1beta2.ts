@@ -13,6 +13,7 @@ const GOOGLE_ERRORS: Record<ErrorCode, { status: number; reason: string }> = {
   permission_denied: { status: 403, reason: 'forbidden' },
   queue_not_found: { status: 404, reason: 'notFound' },
   task_not_found: { status: 404, reason: 'notFound' },
+  token_not_found: { status: 404, reason: 'notFound' },
   route_not_found: { status: 404, reason: 'notFound' },
   method_not_allowed: { status: 405, reason: 'httpMethodNotAllowed' },
   // App Engine answered 400 for a taken or tombstoned name (AppScale's Hawkeye suite checks it).

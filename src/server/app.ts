@@ -20,6 +20,7 @@ import type { Logger } from 'pino';
 import { systemClock, type Backend, type Clock } from '../backends/backend.ts';
 import { PullqError, type ErrorCode } from '../protocol/errors.ts';
 import { googleError } from '../protocol/v1beta2.ts';
+import { redactUrl, registerAuth, type AuthOptions, type ServerAuth } from './auth.ts';
 import { healthRoutes } from './routes/health.ts';
 import { openapiRoutes, v1Routes } from './routes/v1.ts';
 import { v1beta2Routes } from './routes/v1beta2.ts';
@@ -36,6 +37,11 @@ export interface ServerOptions {
   https?: { cert: Buffer; key: Buffer };
   /** Turns relative delays into ETAs; give it the backend's clock. Default: the system clock. */
   clock?: Clock;
+  /**
+   * Require a token on every route but the probes and the API documents (src/server/auth.ts).
+   * Absent: no authentication at all (`--no-auth`). Token expiry reads `clock`.
+   */
+  auth?: AuthOptions;
 }
 
 export interface ServerContext {
@@ -43,6 +49,8 @@ export interface ServerContext {
   clock: Clock;
   autoCreateQueues: boolean;
   bodyLimit: number;
+  /** null: the server runs without authentication. */
+  auth: ServerAuth | null;
   /** Set when shutdown starts: readiness fails and long-polls end. */
   shutdown: AbortSignal;
 }
@@ -81,11 +89,14 @@ export async function buildServer(options: ServerOptions): Promise<PullqServer> 
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   }) as unknown as FastifyInstance;
 
+  const clock = options.clock ?? systemClock;
   const context: ServerContext = {
     backend: options.backend,
-    clock: options.clock ?? systemClock,
+    clock,
     autoCreateQueues: options.autoCreateQueues ?? true,
     bodyLimit,
+    // Before the routes: their hooks are fixed when they are registered.
+    auth: options.auth ? registerAuth(app, options.auth, clock) : null,
     shutdown: shutdown.signal,
   };
 
@@ -181,7 +192,7 @@ function sendError(
   app: FastifyInstance,
 ): FastifyReply {
   if (error.code === 'internal')
-    app.log.error({ err: error.cause, url: request.url }, 'request failed');
+    app.log.error({ err: error.cause, url: redactUrl(request.url) }, 'request failed');
   if (error.code === 'unauthenticated') reply.header('www-authenticate', 'Bearer');
   const { status, body } = request.url.startsWith(V1BETA2_PREFIX)
     ? googleError(error)

@@ -29,6 +29,8 @@
  * different, even with 300,000 tasks queued.
  */
 import type { DatabaseSync } from 'node:sqlite';
+import type { TokenStore } from '../../auth/token-store.ts';
+import type { TokenRecord } from '../../auth/tokens.ts';
 import { PullqError } from '../../protocol/errors.ts';
 import { checkQueueName } from '../../protocol/limits.ts';
 import {
@@ -71,6 +73,7 @@ import { EMPTY, toInfo, toTask, type QueueRow, type TaskRowWithPayload } from '.
 import { sqliteError } from './sqlite-error.ts';
 import { Statements } from './statements.ts';
 import { TaskStore } from './task-store.ts';
+import { TokenTable } from './token-table.ts';
 
 export type { SqliteBackendOptions };
 
@@ -92,13 +95,14 @@ const HOUR_MS = 3_600_000;
 const PRUNE_TOMBSTONES_EVERY_MS = 1000;
 const TOMBSTONE_PRUNE_LIMIT = 5000;
 
-export class SqliteBackend implements Backend {
+export class SqliteBackend implements Backend, TokenStore {
   readonly capabilities = ALL_CAPABILITIES;
   readonly #path: string;
   readonly #clock: Clock;
   readonly #db: DatabaseSync;
   readonly #sql: Statements;
   readonly #store: TaskStore;
+  readonly #tokens: TokenTable;
   readonly #wakeups = new Wakeups();
   #tombstonesPrunedAt = -Infinity;
   #closed = false;
@@ -109,6 +113,7 @@ export class SqliteBackend implements Backend {
     this.#db = openDatabase(options, this.#clock.now());
     this.#sql = new Statements(this.#db);
     this.#store = new TaskStore(this.#sql);
+    this.#tokens = new TokenTable(this.#db, this.#path);
   }
 
   async insert(
@@ -319,6 +324,33 @@ export class SqliteBackend implements Backend {
     this.#closed = true;
     this.#wakeups.wakeAll();
     this.#db.close();
+  }
+
+  // ---- TokenStore (src/auth/token-store.ts), in ./token-table.ts ----
+
+  async createToken(record: TokenRecord): Promise<void> {
+    this.#open();
+    return this.#tokens.createToken(record);
+  }
+
+  async findTokenByHash(tokenHash: string): Promise<TokenRecord | null> {
+    this.#open();
+    return this.#tokens.findTokenByHash(tokenHash);
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    this.#open();
+    return this.#tokens.listTokens();
+  }
+
+  async revokeToken(name: string): Promise<boolean> {
+    this.#open();
+    return this.#tokens.revokeToken(name);
+  }
+
+  async countTokens(): Promise<number> {
+    this.#open();
+    return this.#tokens.countTokens();
   }
 
   #open(): void {

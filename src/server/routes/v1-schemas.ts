@@ -6,6 +6,13 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { LIMITS, QUEUE_NAME_PATTERN, TASK_ID_PATTERN } from '../../protocol/limits.ts';
 import { TASK_STATES } from '../../backends/backend.ts';
+import {
+  MAX_EXPIRES_IN_SECONDS,
+  QUEUE_PATTERN_PATTERN,
+  ROLES,
+  TOKEN_NAME_PATTERN,
+  type Role,
+} from '../../auth/tokens.ts';
 
 /**
  * `T | null` as a JSON type array: fast-json-stringify picks the branch with a `typeof`, where an
@@ -47,9 +54,20 @@ const maxLeases = Type.Integer({
 });
 const dedupWindowSeconds = Type.Integer({ minimum: 0, maximum: 365 * 24 * 3600 });
 
+const tokenName = Type.String({
+  pattern: TOKEN_NAME_PATTERN.source,
+  description: '1 to 100 of a-z, A-Z, 0-9, _, ., @ and -',
+});
+const role = Type.Unsafe<Role>({ type: 'string', enum: [...ROLES] });
+const queuePattern = Type.String({
+  pattern: QUEUE_PATTERN_PATTERN.source,
+  description: 'the queues the roles apply to: `*`, a queue name, or a glob such as `emails-*`',
+});
+
 // ---- path and query ----
 
 export const QueueParams = Type.Object({ queue: queueName }, { additionalProperties: false });
+export const TokenParams = Type.Object({ name: tokenName }, { additionalProperties: false });
 export const TaskParams = Type.Object(
   { queue: queueName, id: taskId },
   { additionalProperties: false },
@@ -172,6 +190,22 @@ export const UpdateQueueBody = Type.Object(queueConfigProperties, {
   additionalProperties: false,
 });
 
+export const CreateTokenBody = Type.Object(
+  {
+    name: tokenName,
+    roles: Type.Array(role, { minItems: 1, maxItems: ROLES.length, uniqueItems: true }),
+    queue: Type.Optional(queuePattern),
+    expiresInSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_EXPIRES_IN_SECONDS,
+        description: 'the token stops working this long after it is made; absent: never',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 // ---- answers ----
 
 export const ErrorBody = Type.Object({
@@ -237,6 +271,20 @@ export const PurgedAnswer = Type.Object({ purged: Type.Integer() });
 export const NoContent = Type.Null();
 export const RedrivenAnswer = Type.Object({ redriven: Type.Integer() });
 
+/** A token as listed: never the token itself. */
+export const Token = Type.Object({
+  name: Type.String(),
+  roles: Type.Array(role),
+  queue: Type.String(),
+  createdAt: Type.Integer(),
+  expiresAt: orNull(Type.Integer()),
+});
+export const NewTokenAnswer = Type.Object({
+  token: Type.String({ description: 'shown this once; the server keeps only its hash' }),
+  ...Token.properties,
+});
+export const TokensAnswer = Type.Object({ tokens: Type.Array(Token) });
+
 /** Named in the OpenAPI document's components, and referenced from the paths. */
 export const COMPONENTS: Record<string, TSchema> = {
   Task,
@@ -246,4 +294,5 @@ export const COMPONENTS: Record<string, TSchema> = {
   Error: ErrorEnvelope,
   NewTask: NewTaskBody,
   LeaseRef: LeaseRefBody,
+  Token,
 };

@@ -1,7 +1,8 @@
 /**
  * The native v1 API (docs/protocol.md, "Native v1 API"). Each route parses (TypeBox schemas,
  * validated by Ajv), calls the backend, and serializes (fast-json-stringify from the same
- * schemas); policy lives elsewhere. The route table also yields the OpenAPI document.
+ * schemas); policy lives elsewhere. The route table also yields the OpenAPI document, and
+ * says what each route needs of a token (`auth`, checked by ../auth.ts).
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type {
@@ -14,6 +15,7 @@ import type {
   RawServerDefault,
   RouteGenericInterface,
 } from 'fastify';
+import { newTokenRecord, type TokenRecord } from '../../auth/tokens.ts';
 import type { ItemResult, LeasedTask, QueueConfig, Task } from '../../backends/backend.ts';
 import { queueNotFound, taskNotFound } from '../../backends/common.ts';
 import { PullqError } from '../../protocol/errors.ts';
@@ -26,6 +28,8 @@ import {
   type WireItemResult,
 } from '../../protocol/native.ts';
 import type { ServerContext } from '../app.ts';
+import { tokenOf, type RouteAuth, type ServerAuth } from '../auth.ts';
+import { patternCovers } from '../../auth/permissions.ts';
 import { openApiDocument, type OpenApiRoute } from './openapi.ts';
 import * as S from './v1-schemas.ts';
 import { validationError } from './validation-error.ts';
@@ -40,6 +44,8 @@ type Request<Schema extends FastifySchema> = FastifyRequest<
 
 interface RouteSpec<Schema extends FastifySchema> extends OpenApiRoute {
   method: HTTPMethods;
+  /** What a token needs for this route (when the server requires tokens). */
+  auth: RouteAuth;
   schema: Schema & OpenApiRoute['schema'];
   handler: (
     context: ServerContext,
@@ -60,14 +66,25 @@ export const V1_ROUTES: readonly RouteSpec<FastifySchema>[] = [
     method: 'GET',
     url: '/queues',
     operationId: 'listQueues',
+    auth: { action: 'any' },
     summary: 'List queues, by name',
+    description: 'A token sees the queues its pattern covers, whatever its roles.',
     schema: { response: { 200: S.QueuesAnswer } },
-    handler: async ({ backend }) => ({ queues: await backend.listQueues() }),
+    handler: async ({ backend }, request) => {
+      const token = tokenOf(request);
+      const queues = await backend.listQueues();
+      return {
+        queues: token
+          ? queues.filter((queue) => patternCovers(token.queuePattern, queue.name))
+          : queues,
+      };
+    },
   }),
   route({
     method: 'POST',
     url: '/queues',
     operationId: 'createQueue',
+    auth: { action: 'createQueue', bodyQueues: ['name', 'deadLetterQueue'] },
     summary: 'Create a queue',
     schema: { body: S.CreateQueueBody, response: { 201: S.Queue } },
     handler: async ({ backend }, { body }, reply) => {
@@ -81,6 +98,7 @@ export const V1_ROUTES: readonly RouteSpec<FastifySchema>[] = [
     method: 'GET',
     url: '/queues/:queue',
     operationId: 'getQueue',
+    auth: { action: 'getQueue', queueParam: 'queue' },
     summary: 'Get a queue and its settings',
     schema: { params: S.QueueParams, response: { 200: S.Queue } },
     handler: async ({ backend }, { params }) =>
@@ -90,6 +108,7 @@ export const V1_ROUTES: readonly RouteSpec<FastifySchema>[] = [
     method: 'PATCH',
     url: '/queues/:queue',
     operationId: 'updateQueue',
+    auth: { action: 'updateQueue', queueParam: 'queue', bodyQueues: ['deadLetterQueue'] },
     summary: 'Change settings of a queue',
     description: 'Fields left out keep their value; `null` clears maxLeases or deadLetterQueue.',
     schema: { params: S.QueueParams, body: S.UpdateQueueBody, response: { 200: S.Queue } },
@@ -100,6 +119,7 @@ export const V1_ROUTES: readonly RouteSpec<FastifySchema>[] = [
     method: 'DELETE',
     url: '/queues/:queue',
     operationId: 'deleteQueue',
+    auth: { action: 'deleteQueue', queueParam: 'queue' },
     summary: 'Delete a queue and every task in it',
     schema: { params: S.QueueParams, response: { 204: S.NoContent } },
     handler: async ({ backend }, { params }, reply) => {
@@ -111,6 +131,7 @@ export const V1_ROUTES: readonly RouteSpec<FastifySchema>[] = [
     method: 'POST',
     url: '/queues/:queue/pause',
     operationId: 'pauseQueue',
+    auth: { action: 'updateQueue', queueParam: 'queue' },
     summary: 'Pause a queue: it accepts inserts and leases nothing',
     schema: { params: S.QueueParams, response: { 200: S.Queue } },
     handler: ({ backend }, { params }) => backend.updateQueue(params.queue, { paused: true }),
@@ -119,6 +140,7 @@ export const V1_ROUTES: readonly RouteSpec<FastifySchema>[] = [
     method: 'POST',
     url: '/queues/:queue/resume',
     operationId: 'resumeQueue',
+    auth: { action: 'updateQueue', queueParam: 'queue' },
     summary: 'Resume a paused queue',
     schema: { params: S.QueueParams, response: { 200: S.Queue } },
     handler: ({ backend }, { params }) => backend.updateQueue(params.queue, { paused: false }),
@@ -127,6 +149,7 @@ export const V1_ROUTES: readonly RouteSpec<FastifySchema>[] = [
     method: 'POST',
     url: '/queues/:queue/purge',
     operationId: 'purgeQueue',
+    auth: { action: 'purge', queueParam: 'queue' },
     summary: 'Delete every task in a queue (tombstones stay)',
     schema: { params: S.QueueParams, response: { 200: S.PurgedAnswer } },
     handler: async ({ backend }, { params }) => ({
@@ -137,6 +160,7 @@ export const V1_ROUTES: readonly RouteSpec<FastifySchema>[] = [
     method: 'GET',
     url: '/queues/:queue/stats',
     operationId: 'queueStats',
+    auth: { action: 'stats', queueParam: 'queue' },
     summary: 'Count tasks by state, and recent leases',
     schema: { params: S.QueueParams, response: { 200: S.Stats } },
     handler: ({ backend }, { params }) => backend.stats(params.queue),
@@ -145,6 +169,7 @@ export const V1_ROUTES: readonly RouteSpec<FastifySchema>[] = [
     method: 'POST',
     url: '/queues/:queue/tasks',
     operationId: 'insertTasks',
+    auth: { action: 'insert', queueParam: 'queue' },
     summary: 'Insert 1 to 1000 tasks',
     description:
       'One result per task, in order. A task answer leaves the payload out (the caller has it). A missing queue is created unless the server runs with --no-auto-create or the body says `createQueue: false`.',
@@ -162,6 +187,7 @@ export const V1_ROUTES: readonly RouteSpec<FastifySchema>[] = [
     method: 'POST',
     url: '/queues/:queue/lease',
     operationId: 'lease',
+    auth: { action: 'lease', queueParam: 'queue' },
     summary: 'Lease up to max tasks, waiting up to waitSeconds for one to arrive',
     schema: { params: S.QueueParams, body: S.LeaseBody, response: { 200: S.TasksAnswer } },
     handler: async (context, { params, body }, reply) => {
@@ -173,6 +199,7 @@ export const V1_ROUTES: readonly RouteSpec<FastifySchema>[] = [
     method: 'POST',
     url: '/queues/:queue/ack',
     operationId: 'ack',
+    auth: { action: 'ack', queueParam: 'queue' },
     summary: 'Delete leased tasks, fenced by their lease tokens',
     schema: { params: S.QueueParams, body: S.AckBody, response: { 200: S.ResultsAnswer } },
     handler: async ({ backend }, { params, body }) => {
@@ -184,6 +211,7 @@ export const V1_ROUTES: readonly RouteSpec<FastifySchema>[] = [
     method: 'POST',
     url: '/queues/:queue/extend',
     operationId: 'extend',
+    auth: { action: 'extend', queueParam: 'queue' },
     summary: 'Make leases end leaseSeconds from now',
     schema: { params: S.QueueParams, body: S.ExtendBody, response: { 200: S.ResultsAnswer } },
     handler: async ({ backend }, { params, body }) => {
@@ -196,6 +224,7 @@ export const V1_ROUTES: readonly RouteSpec<FastifySchema>[] = [
     method: 'POST',
     url: '/queues/:queue/release',
     operationId: 'release',
+    auth: { action: 'release', queueParam: 'queue' },
     summary: 'Give leased tasks back, now or after a delay, or dead-letter them',
     schema: { params: S.QueueParams, body: S.ReleaseBody, response: { 200: S.ResultsAnswer } },
     handler: async ({ backend }, { params, body }) => {
@@ -207,6 +236,7 @@ export const V1_ROUTES: readonly RouteSpec<FastifySchema>[] = [
     method: 'GET',
     url: '/queues/:queue/tasks',
     operationId: 'listTasks',
+    auth: { action: 'list', queueParam: 'queue' },
     summary: 'List tasks in insertion order, a page at a time',
     description: 'Payloads are left out unless `payload=true`.',
     schema: {
@@ -220,6 +250,7 @@ export const V1_ROUTES: readonly RouteSpec<FastifySchema>[] = [
     method: 'GET',
     url: '/queues/:queue/tasks/:id',
     operationId: 'getTask',
+    auth: { action: 'get', queueParam: 'queue' },
     summary: 'Get a task, with its payload',
     schema: { params: S.TaskParams, response: { 200: S.Task } },
     handler: async ({ backend }, { params }) => {
@@ -232,6 +263,7 @@ export const V1_ROUTES: readonly RouteSpec<FastifySchema>[] = [
     method: 'DELETE',
     url: '/queues/:queue/tasks/:id',
     operationId: 'deleteTask',
+    auth: { action: 'delete', queueParam: 'queue' },
     summary: 'Delete a task whatever its state',
     schema: { params: S.TaskParams, response: { 204: S.NoContent } },
     handler: async ({ backend }, { params }, reply) => {
@@ -244,6 +276,7 @@ export const V1_ROUTES: readonly RouteSpec<FastifySchema>[] = [
     method: 'POST',
     url: '/queues/:queue/delete',
     operationId: 'deleteTasks',
+    auth: { action: 'delete', queueParam: 'queue' },
     summary: 'Delete tasks by id, whatever their state',
     schema: { params: S.QueueParams, body: S.DeleteBody, response: { 200: S.ResultsAnswer } },
     handler: async ({ backend }, { params, body }) => {
@@ -255,6 +288,7 @@ export const V1_ROUTES: readonly RouteSpec<FastifySchema>[] = [
     method: 'GET',
     url: '/queues/:queue/dead',
     operationId: 'listDead',
+    auth: { action: 'listDead', queueParam: 'queue' },
     summary: 'List dead letters kept in this queue',
     schema: {
       params: S.QueueParams,
@@ -268,13 +302,95 @@ export const V1_ROUTES: readonly RouteSpec<FastifySchema>[] = [
     method: 'POST',
     url: '/queues/:queue/redrive',
     operationId: 'redrive',
+    auth: { action: 'redrive', queueParam: 'queue' },
     summary: 'Make dead letters leasable again (all of them, or the ids given)',
     schema: { params: S.QueueParams, body: S.RedriveBody, response: { 200: S.RedrivenAnswer } },
     handler: async ({ backend }, { params, body }) => ({
       redriven: await backend.redrive(params.queue, body?.ids ? { ids: body.ids } : {}),
     }),
   }),
+  route({
+    method: 'POST',
+    url: '/tokens',
+    operationId: 'createToken',
+    summary: 'Create an access token; the answer is the only time the token is shown',
+    description: 'Needs the admin role on `*`. `queue` defaults to `*`.',
+    auth: { action: 'server' },
+    schema: { body: S.CreateTokenBody, response: { 201: S.NewTokenAnswer } },
+    handler: async ({ auth, clock }, { body }, reply) => {
+      const tokens = tokenStoreOf(auth);
+      const now = clock.now();
+      const { token, record } = newTokenRecord(
+        {
+          name: body.name,
+          roles: body.roles,
+          queuePattern: body.queue ?? '*',
+          expiresAt:
+            body.expiresInSeconds === undefined ? null : now + body.expiresInSeconds * 1000,
+        },
+        now,
+      );
+      await tokens.createToken(record);
+      reply.code(201);
+      return { token, ...tokenToWire(record) };
+    },
+  }),
+  route({
+    method: 'GET',
+    url: '/tokens',
+    operationId: 'listTokens',
+    summary: 'List access tokens, by name (never the tokens themselves)',
+    description: 'Needs the admin role on `*`.',
+    auth: { action: 'server' },
+    schema: { response: { 200: S.TokensAnswer } },
+    handler: async ({ auth }) => ({
+      tokens: (await tokenStoreOf(auth).listTokens()).map(tokenToWire),
+    }),
+  }),
+  route({
+    method: 'DELETE',
+    url: '/tokens/:name',
+    operationId: 'revokeToken',
+    summary: 'Revoke an access token: it stops working at once',
+    description:
+      'Needs the admin role on `*`. Other servers sharing the store stop accepting it within a second.',
+    auth: { action: 'server' },
+    schema: { params: S.TokenParams, response: { 204: S.NoContent } },
+    handler: async ({ auth }, { params }, reply) => {
+      if (!(await tokenStoreOf(auth).revokeToken(params.name))) {
+        throw new PullqError(
+          'token_not_found',
+          `no token is named ${JSON.stringify(params.name)}`,
+          {
+            details: { name: params.name },
+          },
+        );
+      }
+      auth?.forgetVerified();
+      return reply.code(204).send();
+    },
+  }),
 ];
+
+function tokenStoreOf(auth: ServerAuth | null): ServerAuth['tokens'] {
+  if (!auth) {
+    throw new PullqError(
+      'unsupported',
+      'this server runs without authentication (--no-auth): it keeps no tokens',
+    );
+  }
+  return auth.tokens;
+}
+
+function tokenToWire(record: TokenRecord) {
+  return {
+    name: record.name,
+    roles: record.roles,
+    queue: record.queuePattern,
+    createdAt: record.createdAt,
+    expiresAt: record.expiresAt,
+  };
+}
 
 function taskResultToWire(result: ItemResult<Task>): WireItemResult {
   return result.ok
@@ -354,6 +470,7 @@ export function v1Routes(app: FastifyInstance, options: { context: ServerContext
     app.route({
       method: spec.method,
       url: spec.url,
+      config: { auth: spec.auth },
       schema: spec.schema,
       schemaErrorFormatter: validationError,
       handler: (request, reply) => spec.handler(context, request as never, reply),
@@ -368,6 +485,7 @@ export function v1Routes(app: FastifyInstance, options: { context: ServerContext
     app.route({
       method: ALL_METHODS.filter((method) => !methods.includes(method)),
       url,
+      config: { auth: { action: 'any' } satisfies RouteAuth },
       onRequest: (request, reply, done) => {
         reply.header('allow', allow);
         done(

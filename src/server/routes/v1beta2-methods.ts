@@ -1,8 +1,9 @@
 /**
  * The v1beta2 route table: every method pullq serves under /taskqueue/v1beta2, with its verb,
- * path and parameters. The routes are registered from it and the discovery document is
- * generated from it, so the two cannot disagree.
+ * path, parameters and the permission it needs. The routes are registered from it and the
+ * discovery document is generated from it, so the two cannot disagree.
  */
+import type { Action } from '../../auth/permissions.ts';
 
 export const V1BETA2_SERVICE_PATH = 'taskqueue/v1beta2/projects/';
 
@@ -40,6 +41,8 @@ export interface MethodSpec {
   parameterOrder: string[];
   request?: V1beta2SchemaName;
   response?: V1beta2SchemaName;
+  /** What a token needs on the path's queue (App Engine's queue ACL, src/auth/permissions.ts). */
+  action: Action;
 }
 
 const project: ParameterSpec = {
@@ -75,6 +78,7 @@ const leaseBody = 'The task as leased: `leaseTimestamp` (the lease to change) is
 export const V1BETA2_METHODS: readonly MethodSpec[] = [
   {
     id: 'taskqueues.get',
+    action: 'getQueue',
     httpMethod: 'GET',
     path: '{project}/taskqueues/{taskqueue}',
     description: 'Get detailed information about a TaskQueue.',
@@ -92,6 +96,7 @@ export const V1BETA2_METHODS: readonly MethodSpec[] = [
   },
   {
     id: 'tasks.insert',
+    action: 'insert',
     httpMethod: 'POST',
     path: '{project}/taskqueues/{taskqueue}/tasks',
     description: 'Insert a new task in a TaskQueue. `payloadBase64` is required.',
@@ -102,6 +107,7 @@ export const V1BETA2_METHODS: readonly MethodSpec[] = [
   },
   {
     id: 'tasks.get',
+    action: 'get',
     httpMethod: 'GET',
     path: '{project}/taskqueues/{taskqueue}/tasks/{task}',
     description: 'Get a particular task from a TaskQueue (does not lease it).',
@@ -111,6 +117,7 @@ export const V1BETA2_METHODS: readonly MethodSpec[] = [
   },
   {
     id: 'tasks.list',
+    action: 'list',
     httpMethod: 'GET',
     path: '{project}/taskqueues/{taskqueue}/tasks',
     description: 'List the first 100 tasks of a TaskQueue in insertion order, without payloads.',
@@ -120,6 +127,7 @@ export const V1BETA2_METHODS: readonly MethodSpec[] = [
   },
   {
     id: 'tasks.lease',
+    action: 'lease',
     httpMethod: 'POST',
     path: '{project}/taskqueues/{taskqueue}/tasks/lease',
     description: 'Lease 1 or more tasks from a TaskQueue.',
@@ -162,6 +170,7 @@ export const V1BETA2_METHODS: readonly MethodSpec[] = [
   },
   {
     id: 'tasks.update',
+    action: 'update',
     httpMethod: 'POST',
     path: '{project}/taskqueues/{taskqueue}/tasks/{task}',
     description: `Change the lease of a leased task. ${leaseBody} The body's \`id\` names the task.`,
@@ -172,6 +181,7 @@ export const V1BETA2_METHODS: readonly MethodSpec[] = [
   },
   {
     id: 'tasks.patch',
+    action: 'update',
     httpMethod: 'PATCH',
     path: '{project}/taskqueues/{taskqueue}/tasks/{task}',
     description: `Change the lease of a leased task. ${leaseBody} \`queueName\` is required.`,
@@ -182,6 +192,7 @@ export const V1BETA2_METHODS: readonly MethodSpec[] = [
   },
   {
     id: 'tasks.delete',
+    action: 'delete',
     httpMethod: 'DELETE',
     path: '{project}/taskqueues/{taskqueue}/tasks/{task}',
     description: 'Delete a task from a TaskQueue, leased or not.',
@@ -203,11 +214,15 @@ export const STANDARD_PARAMETERS: Record<string, ParameterSpec> = {
     location: 'query',
     description: 'Selector specifying which fields to include in a partial response.',
   },
-  key: { type: 'string', location: 'query', description: 'API key (ignored).' },
+  key: {
+    type: 'string',
+    location: 'query',
+    description: 'The access token, when neither an Authorization header nor oauth_token is sent.',
+  },
   oauth_token: {
     type: 'string',
     location: 'query',
-    description: 'OAuth 2.0 token for the current user.',
+    description: 'The access token, when no Authorization header is sent.',
   },
   prettyPrint: {
     type: 'boolean',

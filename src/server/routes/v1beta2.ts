@@ -25,6 +25,8 @@ import {
   type V1beta2Task,
 } from '../../protocol/v1beta2.ts';
 import type { ServerContext } from '../app.ts';
+import type { RouteAuth } from '../auth.ts';
+import { queueAcl } from '../../auth/permissions.ts';
 import { discoveryRoutes } from './discovery.ts';
 import {
   V1BETA2_METHODS,
@@ -71,6 +73,7 @@ export async function v1beta2Routes(
     app.route({
       method: method.httpMethod,
       url: routeUrl(method),
+      config: { auth: { action: method.action, queueParam: 'taskqueue' } satisfies RouteAuth },
       bodyLimit: Math.min(context.bodyLimit, V1BETA2_BODY_LIMIT),
       handler: async (request, reply) => {
         const query = request.query as Record<string, unknown>;
@@ -115,7 +118,13 @@ function makeHandlers(context: ServerContext): Record<V1beta2MethodId, Handler> 
       const info = await backend.getQueue(queue);
       if (!info) throw queueNotFound(queue);
       const stats = params['getStats'] === true ? await backend.stats(queue) : null;
-      return taskQueueToV1beta2(info, stats);
+      const answer = taskQueueToV1beta2(info, stats);
+      // The queue's ACL is the names of the tokens holding each role on it.
+      if (context.auth) {
+        const tokens = await context.auth.tokens.listTokens();
+        answer.acl = queueAcl(tokens, queue, context.clock.now());
+      }
+      return answer;
     },
 
     'tasks.insert': async ({ request, queue }) => {
