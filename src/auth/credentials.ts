@@ -78,7 +78,11 @@ export function readCredentials(env: Env): Credentials | null {
 
 /** Writes the file (mode 0600, folder 0700), replacing any earlier one. Returns its path. */
 export function writeCredentials(env: Env, credentials: Credentials): string {
-  const path = credentialsPath(env);
+  return writeCredentialsFile(credentialsPath(env), credentials);
+}
+
+/** `writeCredentials` to a path resolved earlier (by `pullq serve`, at its edge). */
+export function writeCredentialsFile(path: string, credentials: Credentials): string {
   const folder = dirname(path);
   mkdirSync(folder, { recursive: true, mode: 0o700 });
   // mkdir leaves an existing folder's mode alone; this one is ours.

@@ -1,12 +1,19 @@
 /**
  * What every client command shares: `--server`, `--token` and `--json`, resolved once here
- * (flags over environment over defaults), and one HttpBackend per run, always closed.
+ * (flags, then PULLQ_SERVER / PULLQ_TOKEN, then the credentials file, then defaults), and one
+ * HttpBackend per run, always closed.
  */
 import { InvalidArgumentError, type Command } from 'commander';
+import {
+  DEFAULT_SERVER,
+  CredentialsError,
+  resolveClientCredentials,
+  type ClientCredentials,
+} from '../auth/credentials.ts';
 import type { Backend } from '../backends/backend.ts';
-import { UsageError, reportError } from './errors.ts';
+import { UsageError, reportError, type ErrorContext } from './errors.ts';
 
-export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
+export { DEFAULT_SERVER };
 
 export interface ClientFlags {
   server?: string;
@@ -18,25 +25,55 @@ export interface ClientSettings {
   server: string;
   token: string | undefined;
   json: boolean;
+  /** Where server and token came from, for the hints of a 401. */
+  credentials: ClientCredentials;
 }
 
 export function resolveClientSettings(
   flags: ClientFlags,
   env: Record<string, string | undefined>,
 ): ClientSettings {
-  const server = (flags.server ?? (env.PULLQ_SERVER || DEFAULT_SERVER)).replace(/\/+$/, '');
-  if (!/^https?:\/\/[^/]+/.test(server)) {
-    throw new UsageError(`--server must be an http(s) URL, got ${JSON.stringify(server)}`);
+  let credentials: ClientCredentials;
+  try {
+    credentials = resolveClientCredentials(flags, env);
+  } catch (error) {
+    if (error instanceof CredentialsError) throw new UsageError(error.message);
+    throw error;
   }
-  const token = flags.token ?? (env.PULLQ_TOKEN || undefined);
-  return { server, token, json: flags.json ?? false };
+  if (!/^https?:\/\/[^/]+/.test(credentials.server)) {
+    throw new UsageError(
+      `--server must be an http(s) URL, got ${JSON.stringify(credentials.server)}`,
+    );
+  }
+  return {
+    server: credentials.server,
+    token: credentials.token,
+    json: flags.json ?? false,
+    credentials,
+  };
 }
 
 export function addClientOptions(command: Command): Command {
   return command
-    .option('--server <url>', `the pullq server (env PULLQ_SERVER; default ${DEFAULT_SERVER})`)
-    .option('--token <token>', 'bearer token (env PULLQ_TOKEN)')
+    .option(
+      '--server <url>',
+      `the pullq server (env PULLQ_SERVER, else the credentials file; default ${DEFAULT_SERVER})`,
+    )
+    .option(
+      '--token <token>',
+      'bearer token (env PULLQ_TOKEN, else the credentials file written by `pullq login`)',
+    )
     .option('--json', 'print JSON for scripts instead of tables');
+}
+
+/** What a failure report needs to give the right hint. */
+export function errorContext(command: Command, settings: ClientSettings): ErrorContext {
+  return {
+    server: settings.server,
+    command: commandPath(command),
+    tokenSource: settings.credentials.tokenSource,
+    credentialsFile: settings.credentials.file,
+  };
 }
 
 /**
@@ -54,7 +91,7 @@ export async function runClient(
     process.exitCode = reportError(error, { command: commandPath(command) });
     return;
   }
-  const context = { server: settings.server, command: commandPath(command) };
+  const context = errorContext(command, settings);
   // Loaded here, not at the top: `pullq serve` never needs the HTTP client.
   const { HttpBackend } = await import('../backends/http.ts');
   let backend: Backend;

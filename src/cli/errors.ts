@@ -13,6 +13,10 @@ export class UsageError extends Error {
 export interface ErrorContext {
   server?: string;
   command?: string;
+  /** Where the token sent came from; null: none was sent. */
+  tokenSource?: 'option' | 'environment' | 'file' | null;
+  /** The credentials file looked at. */
+  credentialsFile?: string;
 }
 
 /** The first `code` found along the `cause` chain that looks like a system or undici code. */
@@ -56,11 +60,12 @@ function networkHint(code: string, server: string): string | null {
 const HINTS: Partial<Record<ErrorCode, (context: ErrorContext) => string>> = {
   invalid_argument: ({ command }) => `see \`pullq ${command ?? ''} --help\``.replace('  ', ' '),
   malformed_request: () => 'the server could not read the request; is --server a pullq server?',
-  unauthenticated: () => 'pass a token with --token or PULLQ_TOKEN',
+  unauthenticated: unauthenticatedHint,
   permission_denied: () =>
-    "this token's role or queue pattern does not allow it; use another token",
+    "this token's roles or queue pattern do not allow it: use a token that does, or ask an admin for one (`pullq token create --role ... --queue ...`; `pullq token list` shows each token's roles and queue)",
   queue_not_found: () => '`pullq queue list` shows the queues; `pullq queue create NAME` makes one',
   task_not_found: () => '`pullq list QUEUE` shows the tasks of a queue',
+  token_not_found: () => '`pullq token list` shows the tokens by name',
   route_not_found: ({ server }) => `is ${server ?? 'the server'} a pullq server of this version?`,
   already_exists: () => 'choose another name, or wait for the dedup window to pass',
   lease_lost: () =>
@@ -73,6 +78,20 @@ const HINTS: Partial<Record<ErrorCode, (context: ErrorContext) => string>> = {
   timeout: () => 'try again; if it keeps happening, check the server',
   internal: () => 'the server failed unexpectedly; its log says why',
 };
+
+function unauthenticatedHint({ server, tokenSource, credentialsFile }: ErrorContext): string {
+  const login = `\`pullq login --server ${server ?? 'URL'}\``;
+  switch (tokenSource) {
+    case 'option':
+      return `the token given with --token was refused (revoked, expired or mistyped); pass a valid one, or run ${login}`;
+    case 'environment':
+      return `the token in PULLQ_TOKEN was refused (revoked, expired or mistyped); set a valid one, or unset it and run ${login}`;
+    case 'file':
+      return `the token saved in ${credentialsFile ?? 'the credentials file'} was refused (revoked or expired); run ${login} with a valid one`;
+    default:
+      return `this server needs a token: run ${login}, or pass --token or PULLQ_TOKEN`;
+  }
+}
 
 /** Prints the error and its hint on stderr; returns the exit code. */
 export function reportError(error: unknown, context: ErrorContext): number {

@@ -5,11 +5,13 @@ import { ackCommand } from './ack.ts';
 import { reportError } from './errors.ts';
 import { leaseCommand } from './lease.ts';
 import { listCommand } from './list.ts';
+import { loginCommand } from './login.ts';
 import { putCommand } from './put.ts';
 import { queueCommand } from './queue.ts';
 import { redriveCommand } from './redrive.ts';
 import { serveCommand } from './serve.ts';
 import { statsCommand } from './stats.ts';
+import { tokenCommand } from './token.ts';
 
 export function buildProgram(): Command {
   const program = new Command('pullq')
@@ -22,7 +24,9 @@ export function buildProgram(): Command {
     .addCommand(listCommand())
     .addCommand(statsCommand())
     .addCommand(queueCommand())
-    .addCommand(redriveCommand());
+    .addCommand(redriveCommand())
+    .addCommand(tokenCommand())
+    .addCommand(loginCommand());
   exitOverrideAll(program);
   return program;
 }
