@@ -14,6 +14,7 @@
  * per run (and one for the backlog check).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -86,11 +87,14 @@ function processCpuSeconds(pid: number): number | null {
 
 interface Server {
   url: string;
+  /** The admin token the server was started with; every request carries it, as in production. */
+  token: string;
   child: ChildProcess;
   stop(): Promise<void>;
 }
 
 async function startServer(dataDir: string, cpuProfDir: string | undefined): Promise<Server> {
+  const token = `pq_${randomBytes(32).toString('base64url')}`;
   const nodeFlags = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
   const child = spawn(
     process.execPath,
@@ -106,7 +110,11 @@ async function startServer(dataDir: string, cpuProfDir: string | undefined): Pro
       '--log-level',
       'warn',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own config folder: the benchmark never touches the user's credentials file.
+      env: { ...process.env, PULLQ_ADMIN_TOKEN: token, XDG_CONFIG_HOME: join(dataDir, 'config') },
+    },
   );
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
@@ -122,6 +130,7 @@ async function startServer(dataDir: string, cpuProfDir: string | undefined): Pro
   });
   return {
     url,
+    token,
     child,
     stop: async () => {
       child.kill('SIGTERM');
@@ -384,7 +393,7 @@ async function main(): Promise<void> {
   );
   const server = await startServer(dataDir, options.cpuProfDir);
   say(`server: ${server.url} (pid ${server.child.pid ?? '?'}), SQLite in ${dataDir}`);
-  const backend = new HttpBackend({ url: server.url });
+  const backend = new HttpBackend({ url: server.url, token: server.token });
   const runs: RunResult[] = [];
   let backlog: BacklogResult | null = null;
   try {

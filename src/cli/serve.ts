@@ -14,7 +14,9 @@ import { UsageError, reportError } from './errors.ts';
 export function serveCommand(): Command {
   const defaults = DEFAULT_SERVE_OPTIONS;
   return new Command('serve')
-    .description('run a pullq server (SQLite in --data by default)')
+    .description(
+      'run a pullq server (SQLite in --data by default); the first start creates an admin token and writes it to the credentials file (env PULLQ_ADMIN_TOKEN sets it instead)',
+    )
     .option('--host <host>', `interface to bind (env PULLQ_HOST; default ${defaults.host})`)
     .option('--port <port>', `port, 0 for any free one (env PULLQ_PORT; default ${defaults.port})`)
     .option('--data <dir>', `data directory (env PULLQ_DATA; default ${defaults.dataDir})`)
@@ -32,6 +34,24 @@ export function serveCommand(): Command {
       `SQLite durability: NORMAL survives a process crash, FULL also a power loss (default ${defaults.synchronous})`,
     )
     .option('--print-address-json', 'print {"listening":"http://HOST:PORT"} on stdout once bound')
+    .option(
+      '--no-auth',
+      'serve without tokens: anyone who reaches the port may do anything (loopback --host only)',
+    )
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain); needs --tls-key')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+    .option(
+      '--max-body <bytes>',
+      `largest request body (env PULLQ_MAX_BODY; default ${32 * 1024 * 1024}, 32 MiB)`,
+    )
+    .option(
+      '--rate-limit <n>',
+      'requests per second per token, then 429 with Retry-After (env PULLQ_RATE_LIMIT; default none)',
+    )
+    .option(
+      '--write-credentials',
+      'with PULLQ_ADMIN_TOKEN: also write it to the credentials file, as a first start does',
+    )
     .action(async (flags: ServeFlags) => {
       try {
         const options = resolveServeOptions(flags, process.env);

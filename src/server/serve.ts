@@ -1,128 +1,36 @@
 /**
  * `pullq serve`: the composition root of the server process. Options are typed and resolved
- * once, here (defaults < environment < flags); then the store is opened, the app built on it,
- * the socket bound, and signals handled:
+ * once (./serve-options.ts: defaults < environment < flags); then the store is opened, the app
+ * built on it, the socket bound, the first admin token made sure of (src/auth/bootstrap.ts),
+ * and signals handled:
  *
  * - first SIGINT/SIGTERM: drain. Long-polls end (empty) and readiness fails, the listener
  *   stops accepting and in-flight requests finish, then the store is closed. Exit 0.
  * - second signal: force. The process exits at once; tasks leased by requests that were cut
  *   off come back when their leases run out (at-least-once), nothing acknowledged is lost.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { BootstrapError, bootstrapAdminToken } from '../auth/bootstrap.ts';
+import { writeCredentialsFile } from '../auth/credentials.ts';
+import { isTokenStore, type TokenStore } from '../auth/token-store.ts';
 import type { Backend } from '../backends/backend.ts';
-import type { PullqServer } from './app.ts';
+import type { PullqServer, ServerOptions } from './app.ts';
+import { isLoopbackHost, sqlitePath, type ServeOptions } from './serve-options.ts';
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-export const SYNCHRONOUS_MODES = ['NORMAL', 'FULL'] as const;
-export type Synchronous = (typeof SYNCHRONOUS_MODES)[number];
-
-export interface ServeOptions {
-  /** Interface to bind. Default `127.0.0.1` (env `PULLQ_HOST`): nothing outside this machine. */
-  host: string;
-  /** Default 8080 (env `PULLQ_PORT`); 0 picks a free port (printed at start). */
-  port: number;
-  /** Where the SQLite database lives. Default `./pullq-data` (env `PULLQ_DATA`). */
-  dataDir: string;
-  /** `memory://` or `sqlite:///path/to/file.db`; null: `pullq.db` in `dataDir`. */
-  backendUrl: string | null;
-  /** Create a queue on the first insert into it. Default true. */
-  autoCreateQueues: boolean;
-  /** pino level of the JSON log on stdout. Default `info`. */
-  logLevel: LogLevel;
-  /**
-   * SQLite `synchronous` in WAL mode. NORMAL (default): a power loss may lose the last
-   * commits, a crash of the process loses nothing. FULL: nothing acknowledged is lost even on
-   * power loss, at a cost in insert throughput.
-   */
-  synchronous: Synchronous;
-  /** Also print `{"listening":"http://HOST:PORT"}` on stdout once bound (for scripts). */
-  printAddressJson: boolean;
-}
-
-export const DEFAULT_SERVE_OPTIONS: ServeOptions = {
-  host: '127.0.0.1',
-  port: 8080,
-  dataDir: './pullq-data',
-  backendUrl: null,
-  autoCreateQueues: true,
-  logLevel: 'info',
-  synchronous: 'NORMAL',
-  printAddressJson: false,
-};
-
-/** What the command line gives, unparsed; undefined means "not given". */
-export interface ServeFlags {
-  host?: string;
-  port?: string;
-  data?: string;
-  backend?: string;
-  autoCreate?: boolean;
-  logLevel?: string;
-  synchronous?: string;
-  printAddressJson?: boolean;
-}
-
-/** A setting that makes no sense: the command line is wrong (exit code 2). */
-export class ServeConfigError extends Error {
-  override readonly name = 'ServeConfigError';
-}
-
-export function resolveServeOptions(
-  flags: ServeFlags,
-  env: Record<string, string | undefined>,
-): ServeOptions {
-  const pick = (flag: string | undefined, name: string): string | undefined =>
-    flag ?? (env[name] === '' ? undefined : env[name]);
-  const portText = pick(flags.port, 'PULLQ_PORT');
-  const port = portText === undefined ? DEFAULT_SERVE_OPTIONS.port : Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535 || portText?.trim() === '') {
-    throw new ServeConfigError(
-      `port must be an integer from 0 to 65535, got ${JSON.stringify(portText)}`,
-    );
-  }
-  const logLevel = flags.logLevel ?? DEFAULT_SERVE_OPTIONS.logLevel;
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    throw new ServeConfigError(
-      `--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`,
-    );
-  }
-  const synchronous = (flags.synchronous ?? DEFAULT_SERVE_OPTIONS.synchronous).toUpperCase();
-  if (!(SYNCHRONOUS_MODES as readonly string[]).includes(synchronous)) {
-    throw new ServeConfigError(
-      `--synchronous must be NORMAL or FULL, got ${JSON.stringify(flags.synchronous)}`,
-    );
-  }
-  const backendUrl = flags.backend ?? null;
-  if (backendUrl !== null && backendUrl !== 'memory://' && !backendUrl.startsWith('sqlite://')) {
-    throw new ServeConfigError(
-      `--backend must be memory:// or sqlite:///path/to/file.db, got ${JSON.stringify(backendUrl)}`,
-    );
-  }
-  if (backendUrl?.startsWith('sqlite://') && sqlitePath(backendUrl) === '') {
-    throw new ServeConfigError(
-      '--backend sqlite:// needs a file path, as in sqlite:///var/lib/pullq/pullq.db',
-    );
-  }
-  return {
-    host: pick(flags.host, 'PULLQ_HOST') ?? DEFAULT_SERVE_OPTIONS.host,
-    port,
-    dataDir: pick(flags.data, 'PULLQ_DATA') ?? DEFAULT_SERVE_OPTIONS.dataDir,
-    backendUrl,
-    autoCreateQueues: flags.autoCreate ?? DEFAULT_SERVE_OPTIONS.autoCreateQueues,
-    logLevel: logLevel as LogLevel,
-    synchronous: synchronous as Synchronous,
-    printAddressJson: flags.printAddressJson ?? false,
-  };
-}
-
-/** `sqlite:///abs/file.db` -> `/abs/file.db`; `sqlite://rel/file.db` -> `rel/file.db`. */
-function sqlitePath(url: string): string {
-  return decodeURIComponent(url.slice('sqlite://'.length));
-}
+export {
+  DEFAULT_SERVE_OPTIONS,
+  LOG_LEVELS,
+  MAX_BODY_LIMIT,
+  MIN_BODY_LIMIT,
+  SYNCHRONOUS_MODES,
+  ServeConfigError,
+  isLoopbackHost,
+  resolveServeOptions,
+} from './serve-options.ts';
+export type { LogLevel, ServeFlags, ServeOptions, Synchronous } from './serve-options.ts';
 
 export interface OpenedStore {
   backend: Backend;
@@ -164,36 +72,99 @@ export interface RunningServer {
   url: string;
   store: string;
   logger: Logger;
+  /** How clients get in, in words (never a token). */
+  auth: string[];
+  /** What the operator should know is unsafe about this setup. */
+  warnings: string[];
   /** Drains and closes; says each step. Safe to call twice (the second call waits). */
   stop(): Promise<void>;
 }
 
-/** Opens the store, builds the app and binds the socket. */
+/** Opens the store, builds the app, binds the socket and makes sure an admin token exists. */
 export async function startServe(
   options: ServeOptions,
   output: ServeOutput,
 ): Promise<RunningServer> {
+  const https = options.tls ? readTlsFiles(options.tls) : undefined;
   // Imported here so that client commands, which share the CLI's module graph, never load
   // Fastify and pino.
   const [{ pino }, { buildServer }] = await Promise.all([import('pino'), import('./app.ts')]);
   const logger = pino({ level: options.logLevel, name: 'pullq' });
   const store = await openStore(options);
+  let tokens: TokenStore | undefined;
+  if (options.auth) {
+    if (!isTokenStore(store.backend)) {
+      await store.backend.close();
+      throw new ServeStartError(
+        `${store.description} cannot keep tokens`,
+        'use a store that can (SQLite, memory), or --no-auth on a loopback address',
+        null,
+      );
+    }
+    tokens = store.backend;
+  }
+  const serverOptions: ServerOptions = {
+    backend: store.backend,
+    autoCreateQueues: options.autoCreateQueues,
+    logger,
+    ...(options.bodyLimit === null ? {} : { bodyLimit: options.bodyLimit }),
+    ...(https ? { https } : {}),
+    ...(tokens
+      ? {
+          auth: {
+            tokens,
+            ...(options.rateLimitPerSecond === null
+              ? {}
+              : { rateLimitPerSecond: options.rateLimitPerSecond }),
+          },
+        }
+      : {}),
+  };
   let server: PullqServer;
   try {
-    server = await buildServer({
-      backend: store.backend,
-      autoCreateQueues: options.autoCreateQueues,
-      logger,
-    });
+    server = await buildServer(serverOptions);
     await server.app.listen({ host: options.host, port: options.port });
   } catch (error) {
     await store.backend.close();
     throw explainListenError(error, options);
   }
   const address = server.app.server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
-  logger.info({ url, store: store.description }, 'pullq serve listening');
+  const scheme = https ? 'https' : 'http';
+  const url = `${scheme}://${hostForUrl(address.address)}:${address.port}`;
+
+  let auth: string[];
+  try {
+    auth = tokens
+      ? await bootstrap(tokens, options, localUrl(scheme, address))
+      : [
+          options.adminToken === null
+            ? 'auth: OFF (--no-auth)'
+            : 'auth: OFF (--no-auth); PULLQ_ADMIN_TOKEN is ignored',
+        ];
+  } catch (error) {
+    await server.app.close();
+    await store.backend.close();
+    if (error instanceof BootstrapError) {
+      throw new ServeStartError(error.message, 'see docs/security.md (bootstrap)', error);
+    }
+    throw error;
+  }
+  logger.info(
+    { url, store: store.description, auth: options.auth, tls: https !== undefined },
+    'pullq serve listening',
+  );
+
+  const warnings: string[] = [];
+  if (!options.auth) {
+    warnings.push(
+      'WARNING: authentication is OFF (--no-auth): every user and program on this machine can read, change and delete every task. Use it for development only.',
+    );
+  }
+  if (!https && !isLoopbackHost(address.address)) {
+    warnings.push(
+      `warning: listening on ${address.address} without TLS: tokens and tasks cross the network in clear text. Serve HTTPS with --tls-cert and --tls-key, or bind 127.0.0.1 behind a reverse proxy that terminates TLS (docs/security.md).`,
+    );
+  }
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> =>
@@ -206,7 +177,109 @@ export async function startServe(
       output.say(`  closed the store: ${store.description}`);
       logger.info('pullq serve stopped');
     })());
-  return { url, store: store.description, logger, stop };
+  return { url, store: store.description, logger, auth, warnings, stop };
+}
+
+function readTlsFiles(tls: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
+  const read = (flag: string, file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new ServeStartError(
+        `cannot read ${flag} ${file}: ${(error as Error).message}`,
+        'check the path and that this user may read it',
+        error,
+      );
+    }
+  };
+  return { cert: read('--tls-cert', tls.certFile), key: read('--tls-key', tls.keyFile) };
+}
+
+function hostForUrl(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+/** The address a client on this machine uses: a wildcard bind is reached on loopback. */
+function localUrl(scheme: string, address: AddressInfo): string {
+  const host =
+    address.address === '0.0.0.0'
+      ? '127.0.0.1'
+      : address.address === '::'
+        ? '[::1]'
+        : hostForUrl(address.address);
+  return `${scheme}://${host}:${address.port}`;
+}
+
+/** Makes sure an admin token exists (src/auth/bootstrap.ts); returns what to tell the operator. */
+async function bootstrap(
+  tokens: TokenStore,
+  options: ServeOptions,
+  server: string,
+): Promise<string[]> {
+  const result = await bootstrapAdminToken({
+    tokens,
+    adminToken: options.adminToken,
+    now: Date.now(),
+    save: (token) =>
+      saveCredentials(
+        options,
+        server,
+        token,
+        'nothing was stored. Set XDG_CONFIG_HOME to a writable folder, or set PULLQ_ADMIN_TOKEN',
+      ),
+  });
+  switch (result.kind) {
+    case 'existing':
+      return [
+        `auth: tokens required (${result.count} in the store; \`pullq token list\` shows them)`,
+        ...(options.writeCredentials
+          ? [
+              '  --write-credentials: nothing written; the store keeps only hashes, so the admin token comes from PULLQ_ADMIN_TOKEN or not at all',
+            ]
+          : []),
+      ];
+    case 'generated':
+      return [
+        `auth: first start: created the admin token "${result.name}" and wrote it with this server's address to ${result.savedTo} (mode 0600)`,
+        '  `pullq` commands run by this user on this machine now use it; it is shown nowhere else.',
+        '  Give others their own tokens: `pullq token create --name NAME --role producer,consumer --queue PATTERN`',
+      ];
+    case 'environment': {
+      const stored = result.replaced
+        ? ` (stored now; it replaced the previous "${result.name}")`
+        : result.created
+          ? ' (stored now)'
+          : '';
+      const lines = [`auth: PULLQ_ADMIN_TOKEN is the admin token "${result.name}"${stored}`];
+      if (options.writeCredentials && options.adminToken !== null) {
+        const path = saveCredentials(
+          options,
+          server,
+          options.adminToken,
+          'set XDG_CONFIG_HOME to a writable folder, or leave out --write-credentials',
+        );
+        lines.push(`  wrote it with this server's address to ${path} (mode 0600)`);
+      }
+      return lines;
+    }
+  }
+}
+
+function saveCredentials(
+  options: ServeOptions,
+  server: string,
+  token: string,
+  advice: string,
+): string {
+  try {
+    return writeCredentialsFile(options.credentialsFile, { server, token });
+  } catch (error) {
+    const reason = ((error as Error).cause as Error | undefined)?.message ?? String(error);
+    throw new BootstrapError(
+      `cannot write the admin token to ${options.credentialsFile} (${reason}); ${advice}`,
+      { cause: error },
+    );
+  }
 }
 
 function explainListenError(error: unknown, options: ServeOptions): Error {
@@ -226,6 +299,13 @@ function explainListenError(error: unknown, options: ServeOptions): Error {
     return new ServeStartError(
       `${options.host} is not an address of this machine`,
       'check --host',
+      error,
+    );
+  }
+  if (options.tls && typeof code === 'string' && /^ERR_OSSL|^ERR_TLS/.test(code)) {
+    return new ServeStartError(
+      `cannot use the TLS certificate and key: ${(error as Error).message}`,
+      '--tls-cert and --tls-key need a PEM certificate (chain) and its PEM private key',
       error,
     );
   }
@@ -252,32 +332,37 @@ export async function runServe(
   output: ServeOutput = processOutput,
 ): Promise<number> {
   const running = await startServe(options, output);
-  output.say(`pullq serve: listening on ${running.url}`);
-  output.say(`  data: ${running.store}`);
-  output.say(
-    `  stop: press Ctrl-C, or \`kill -TERM ${process.pid}\` (in-flight requests finish first)`,
-  );
-  if (options.printAddressJson) output.emit(JSON.stringify({ listening: running.url }));
-
-  const signal = await new Promise<NodeJS.Signals>((resolveSignal) => {
-    const first = (received: NodeJS.Signals): void => {
-      process.off('SIGINT', first).off('SIGTERM', first);
-      resolveSignal(received);
-    };
-    process.on('SIGINT', first).on('SIGTERM', first);
-  });
-  const force = (second: NodeJS.Signals): void => {
+  // One handler for both signals, in place before the address is printed: a script that
+  // stops the server as soon as it reads the address must not meet the default handler.
+  let received: NodeJS.Signals | null = null;
+  let resolveSignal: (signal: NodeJS.Signals) => void = () => {};
+  const firstSignal = new Promise<NodeJS.Signals>((resolve) => (resolveSignal = resolve));
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (received === null) {
+      received = signal;
+      resolveSignal(signal);
+      return;
+    }
     output.say(
-      `pullq serve: ${second} again: exiting now; requests in flight were cut off (their leased tasks come back when the leases run out)`,
+      `pullq serve: ${signal} again: exiting now; requests in flight were cut off (their leased tasks come back when the leases run out)`,
     );
     process.exit(1);
   };
-  process.once('SIGINT', force);
-  process.once('SIGTERM', force);
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+
+  output.say(`pullq serve: listening on ${running.url}`);
+  output.say(`  data: ${running.store}`);
+  for (const line of running.auth) output.say(`  ${line}`);
+  output.say(
+    `  stop: press Ctrl-C, or \`kill -TERM ${process.pid}\` (in-flight requests finish first)`,
+  );
+  for (const warning of running.warnings) output.say(warning);
+  if (options.printAddressJson) output.emit(JSON.stringify({ listening: running.url }));
+
+  const signal = await firstSignal;
   output.say(`pullq serve: ${signal} received, shutting down (send it again to force)`);
   await running.stop();
   output.say('pullq serve: stopped');
-  process.off('SIGINT', force);
-  process.off('SIGTERM', force);
+  process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   return 0;
 }

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runCli, startServe, type ServeProcess } from './serve-process.ts';
+import { TEST_ADMIN_TOKEN, runCli, startServe, type ServeProcess } from './serve-process.ts';
 
 interface JsonTask {
   id: string;
@@ -23,7 +23,11 @@ interface JsonTask {
 describe('pullq command line', { concurrency: true }, () => {
   let dir: string;
   let server: ServeProcess;
-  const cli = (...args: string[]) => runCli(args, { env: { PULLQ_SERVER: server.url } });
+  const env = (): Record<string, string> => ({
+    PULLQ_SERVER: server.url,
+    PULLQ_TOKEN: TEST_ADMIN_TOKEN,
+  });
+  const cli = (...args: string[]) => runCli(args, { env: env() });
   const json = async <T>(...args: string[]): Promise<T> => {
     const result = await cli(...args, '--json');
     assert.equal(result.code, 0, `pullq ${args.join(' ')} failed: ${result.stderr}`);
@@ -64,7 +68,7 @@ describe('pullq command line', { concurrency: true }, () => {
   it('put reads the payload from stdin and lease shows bytes that are not text as base64', async () => {
     const bytes = Buffer.from([0, 1, 2, 255]);
     const put = await runCli(['put', 'bytes'], {
-      env: { PULLQ_SERVER: server.url },
+      env: env(),
       input: bytes,
     });
     assert.equal(put.code, 0, put.stderr);

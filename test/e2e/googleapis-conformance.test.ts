@@ -1,7 +1,9 @@
 /**
  * Conformance with a client nobody here wrote: Google's generated Node.js client
  * (googleapis@29, `google.taskqueue('v1beta2')`) against a real server process. Every field
- * the client hands back is checked for its wire type and unit.
+ * the client hands back is checked for its wire type and unit. The client authenticates as
+ * Google clients do, with an OAuth2 client holding an access token: here a pullq token with
+ * the producer and consumer roles, made by the admin through `POST /v1/tokens`.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { google } from 'googleapis';
 import type { Taskqueue } from 'googleapis/build/src/apis/taskqueue/v1beta2.js';
-import { startServe } from './serve-process.ts';
+import { bearer, startServe } from './serve-process.ts';
 
 const PROJECT = 's~conformance';
 const LONG_PREFIX = `projects/${PROJECT}/taskqueues/`;
@@ -24,6 +26,8 @@ async function body(call: Promise<{ data: unknown }>): Promise<Json> {
 
 interface Served {
   port: number;
+  /** A token with the producer and consumer roles on every queue. */
+  token: string;
   stop(): Promise<void>;
 }
 
@@ -31,8 +35,16 @@ interface Served {
 async function startServer(): Promise<Served> {
   const data = await mkdtemp(join(tmpdir(), 'pullq-conformance-'));
   const served = await startServe(['--data', data]);
+  const created = await fetch(`${served.url}/v1/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...bearer() },
+    body: JSON.stringify({ name: 'conformance', roles: ['producer', 'consumer'], queue: '*' }),
+  });
+  assert.equal(created.status, 201);
+  const { token } = (await created.json()) as { token: string };
   return {
     port: Number(new URL(served.url).port),
+    token,
     async stop() {
       await served.stop();
       await rm(data, { recursive: true, force: true });
@@ -68,11 +80,14 @@ async function rejection(promise: Promise<unknown>): Promise<ClientError> {
 describe('googleapis@29 taskqueue v1beta2 against a pullq server', () => {
   let served: Served;
   let opts: { rootUrl: string };
-  const tq = google.taskqueue<Taskqueue>({ version: 'v1beta2' });
+  // How a Google client carries an access token: an OAuth2 client, here given to the service.
+  const auth = new google.auth.OAuth2();
+  const tq = google.taskqueue<Taskqueue>({ version: 'v1beta2', auth });
   const payload = (text: string): string => Buffer.from(text).toString('base64url');
 
   before(async () => {
     served = await startServer();
+    auth.setCredentials({ access_token: served.token });
     // googleapis@29 builds each URL from the per-call options' rootUrl (the service-level
     // rootUrl only reaches the transport), so every call passes it.
     opts = { rootUrl: `http://127.0.0.1:${served.port}/` };
@@ -266,7 +281,11 @@ describe('googleapis@29 taskqueue v1beta2 against a pullq server', () => {
     const url = `${opts.rootUrl}taskqueue/v1beta2/projects/${PROJECT}/taskqueues/patches/tasks/p1?newLeaseSeconds=900`;
     const response = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-http-method-override': 'PATCH' },
+      headers: {
+        'content-type': 'application/json',
+        'x-http-method-override': 'PATCH',
+        ...bearer(served.token),
+      },
       body: JSON.stringify({ queueName: 'patches', leaseTimestamp: patched['leaseTimestamp'] }),
     });
     assert.equal(response.status, 200);
@@ -313,7 +332,12 @@ describe('googleapis@29 taskqueue v1beta2 against a pullq server', () => {
     assert.equal(queue['kind'], 'taskqueues#taskqueue');
     assert.equal(queue['id'], 'stats');
     assert.equal(queue['maxLeases'], undefined, 'unlimited: maxLeases is left out');
-    assert.deepEqual(queue['acl'], { adminEmails: [], consumerEmails: [], producerEmails: [] });
+    // The names of the tokens holding each role on the queue: the bootstrap admin and ours.
+    assert.deepEqual(queue['acl'], {
+      adminEmails: ['admin'],
+      consumerEmails: ['conformance'],
+      producerEmails: ['conformance'],
+    });
     assert.equal(stats['totalTasks'], 3);
     assert.equal(stats['leasedLastMinute'], '1');
     assert.equal(stats['leasedLastHour'], '1');
@@ -332,7 +356,9 @@ describe('googleapis@29 taskqueue v1beta2 against a pullq server', () => {
     const bytes = Buffer.alloc(200_000, 'pullq');
     await insert('gzip', { id: 'big', payloadBase64: bytes.toString('base64url') });
     const url = `${opts.rootUrl}taskqueue/v1beta2/projects/${PROJECT}/taskqueues/gzip/tasks/big`;
-    const raw = await fetch(url, { headers: { 'accept-encoding': 'gzip' } });
+    const raw = await fetch(url, {
+      headers: { 'accept-encoding': 'gzip', ...bearer(served.token) },
+    });
     assert.equal(raw.headers.get('content-encoding'), 'gzip');
     await raw.arrayBuffer();
     // The client sends Accept-Encoding: gzip itself (and drops the header once it decoded).
@@ -344,9 +370,35 @@ describe('googleapis@29 taskqueue v1beta2 against a pullq server', () => {
     assert.ok(Buffer.from(answer, 'base64url').equals(bytes), 'the payload round-trips');
   });
 
+  it('a call without a token is a 401 authError, and a token without the role a 403 forbidden', async () => {
+    const anonymous = google.taskqueue<Taskqueue>({ version: 'v1beta2' });
+    const unauthenticated = await rejection(
+      anonymous.tasks.list({ project: PROJECT, taskqueue: 'lists' }, opts),
+    );
+    assert.equal(unauthenticated.code, 401);
+    assert.equal(unauthenticated.errors[0]?.reason, 'authError');
+
+    const created = await fetch(`${opts.rootUrl}v1/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...bearer() },
+      body: JSON.stringify({ name: 'producer-only', roles: ['producer'], queue: 'forbidden-*' }),
+    });
+    const producer = new google.auth.OAuth2();
+    producer.setCredentials({ access_token: ((await created.json()) as { token: string }).token });
+    const forbidden = await rejection(
+      tq.tasks.lease(
+        { project: PROJECT, taskqueue: 'forbidden-q', numTasks: 1, leaseSecs: 60, auth: producer },
+        opts,
+      ),
+    );
+    assert.equal(forbidden.code, 403);
+    assert.equal(forbidden.errors[0]?.reason, 'forbidden');
+  });
+
   it('a client built from the served discovery document drives the same API', async () => {
     const api = (await google.discoverAPI(
       `${opts.rootUrl}discovery/v1/apis/taskqueue/v1beta2/rest`,
+      { auth },
     )) as unknown as DiscoveredTaskqueue;
     const base = { project: PROJECT, taskqueue: 'discovered' };
     const inserted = await body(

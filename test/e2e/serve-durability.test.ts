@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Agent, fetch } from 'undici';
-import { startServe, type ServeProcess } from './serve-process.ts';
+import { bearer, startServe, type ServeProcess } from './serve-process.ts';
 
 const QUEUE = 'durable';
 const PRODUCERS = 6;
@@ -45,7 +45,7 @@ describe('pullq serve durability', () => {
         try {
           const response = await fetch(`${first.url}/v1/queues/${QUEUE}/tasks`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json' },
+            headers: { 'content-type': 'application/json', ...bearer() },
             body: JSON.stringify({ tasks: ids.map((id) => ({ id, text: `payload of ${id}` })) }),
             dispatcher: agent,
           });
@@ -98,6 +98,7 @@ async function listIds(url: string, agent: Agent): Promise<Set<string>> {
   do {
     const query = new URLSearchParams({ limit: '1000', ...(cursor ? { cursor } : {}) });
     const response = await fetch(`${url}/v1/queues/${QUEUE}/tasks?${query.toString()}`, {
+      headers: bearer(),
       dispatcher: agent,
     });
     assert.equal(response.status, 200);

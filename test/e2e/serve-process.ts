@@ -1,15 +1,42 @@
 /**
  * Runs the real `pullq` command as child processes: `pullq serve` (learning its port from the
  * `--print-address-json` line) and one-shot client commands.
+ *
+ * Servers start with authentication on, as in production, with `TEST_ADMIN_TOKEN` as their
+ * admin token (PULLQ_ADMIN_TOKEN) unless a test passes its own environment. Every process
+ * gets XDG_CONFIG_HOME pointed at a folder that does not exist, so no test reads or writes the
+ * credentials file of the person running the tests; tests of that file pass their own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const PULLQ_BIN = fileURLToPath(new URL('../../bin/pullq.mjs', import.meta.url));
 
+/** The bootstrap admin token of test servers: not a secret, only ever on loopback. */
+export const TEST_ADMIN_TOKEN = 'pq_e2e-admin-token-for-tests-only';
+
+/** Never created: a credentials file is neither read from nor written to the real ~/.config. */
+export const NO_CONFIG_HOME = join(tmpdir(), `pullq-e2e-no-config-${process.pid}`);
+
+/** The environment of a child: no PULLQ_* or XDG_CONFIG_HOME of the caller's leaks in. */
+function childEnv(overrides: Record<string, string> = {}): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...process.env };
+  for (const name of Object.keys(env)) if (name.startsWith('PULLQ_')) delete env[name];
+  return { ...env, XDG_CONFIG_HOME: NO_CONFIG_HOME, ...overrides };
+}
+
+/** `authorization: Bearer <token>` for fetch. */
+export function bearer(token: string = TEST_ADMIN_TOKEN): { authorization: string } {
+  return { authorization: `Bearer ${token}` };
+}
+
 export interface ServeProcess {
   url: string;
+  /** PULLQ_ADMIN_TOKEN of this server, or null when it ran without one. */
+  adminToken: string | null;
   child: ChildProcess;
   /** Everything the server printed so far on stderr (its words for people). */
   stderr(): string;
@@ -20,12 +47,23 @@ export interface ServeProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
+export interface ServeStartOptions {
+  /** Added to the child's environment; `PULLQ_ADMIN_TOKEN: ''` starts without one. */
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
 /** Starts `pullq serve --port 0 --print-address-json ...args` and waits until it listens. */
-export async function startServe(args: string[], timeoutMs = 15_000): Promise<ServeProcess> {
+export async function startServe(
+  args: string[],
+  options: ServeStartOptions = {},
+): Promise<ServeProcess> {
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  const env = childEnv({ PULLQ_ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...options.env });
   const child = spawn(
     process.execPath,
     [PULLQ_BIN, 'serve', '--port', '0', '--print-address-json', '--log-level', 'warn', ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env },
   );
   let stdout = '';
   let stderr = '';
@@ -54,6 +92,7 @@ export async function startServe(args: string[], timeoutMs = 15_000): Promise<Se
   });
   return {
     url,
+    adminToken: env['PULLQ_ADMIN_TOKEN'] || null,
     child,
     stderr: () => stderr,
     stdout: () => stdout,
@@ -78,7 +117,7 @@ export async function runCli(
 ): Promise<CliResult> {
   const child = spawn(process.execPath, [PULLQ_BIN, ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, PULLQ_SERVER: '', PULLQ_TOKEN: '', ...options.env },
+    env: childEnv(options.env),
   });
   let stdout = '';
   let stderr = '';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, fetch } from 'undici';
-import { startServe } from './serve-process.ts';
+import { TEST_ADMIN_TOKEN, bearer, startServe } from './serve-process.ts';
 
 describe('pullq serve shutdown', () => {
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -26,7 +26,7 @@ describe('pullq serve shutdown', () => {
     const post = (url: string, body: unknown) =>
       fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...bearer() },
         body: JSON.stringify(body),
         dispatcher: agent,
       });
@@ -63,7 +63,10 @@ describe('pullq serve shutdown', () => {
 
     const again = await startServe(['--data', dir]);
     cleanups.push(() => again.stop('SIGKILL'));
-    const task = await fetch(`${again.url}/v1/queues/kept/tasks/kept-1`, { dispatcher: agent });
+    const task = await fetch(`${again.url}/v1/queues/kept/tasks/kept-1`, {
+      headers: bearer(),
+      dispatcher: agent,
+    });
     assert.equal(task.status, 200);
     const body = (await task.json()) as { payload: string; state: string };
     assert.equal(Buffer.from(body.payload, 'base64').toString(), 'still here');
@@ -81,6 +84,7 @@ describe('pullq serve shutdown', () => {
     await new Promise<void>((resolve) => socket.once('connect', resolve));
     socket.write(
       'POST /v1/queues/slow/tasks HTTP/1.1\r\nHost: pullq\r\n' +
+        `Authorization: Bearer ${TEST_ADMIN_TOKEN}\r\n` +
         'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"tasks":',
     );
     await sleep(200);

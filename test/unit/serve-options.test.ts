@@ -3,13 +3,18 @@ import { describe, it } from 'node:test';
 import {
   DEFAULT_SERVE_OPTIONS,
   ServeConfigError,
+  isLoopbackHost,
   resolveServeOptions,
 } from '../../src/server/serve.ts';
 
 describe('resolveServeOptions', () => {
-  it('defaults bind 127.0.0.1:8080 with SQLite in ./pullq-data', () => {
-    assert.deepEqual(resolveServeOptions({}, {}), DEFAULT_SERVE_OPTIONS);
+  it('defaults bind 127.0.0.1:8080 with SQLite in ./pullq-data, tokens required', () => {
+    assert.deepEqual(resolveServeOptions({}, { HOME: '/home/someone' }), {
+      ...DEFAULT_SERVE_OPTIONS,
+      credentialsFile: '/home/someone/.config/pullq/credentials.json',
+    });
     assert.equal(DEFAULT_SERVE_OPTIONS.host, '127.0.0.1');
+    assert.equal(DEFAULT_SERVE_OPTIONS.auth, true);
   });
 
   it('the environment overrides defaults and flags override the environment', () => {
@@ -45,5 +50,100 @@ describe('resolveServeOptions', () => {
     const options = resolveServeOptions({ synchronous: 'full', backend: 'memory://' }, {});
     assert.equal(options.synchronous, 'FULL');
     assert.equal(options.backendUrl, 'memory://');
+  });
+
+  it('--no-auth is allowed on loopback addresses and refused on any other', () => {
+    for (const host of ['127.0.0.1', '127.8.9.10', '::1', '[::1]', 'localhost', 'LOCALHOST']) {
+      assert.equal(resolveServeOptions({ host, auth: false }, {}).auth, false, host);
+    }
+    for (const host of ['0.0.0.0', '::', '192.168.1.5', 'example.com', '128.0.0.1']) {
+      assert.throws(
+        () => resolveServeOptions({ host, auth: false }, {}),
+        (error: unknown) =>
+          error instanceof ServeConfigError &&
+          /--no-auth is allowed only on a loopback/.test(error.message),
+        host,
+      );
+    }
+    assert.throws(
+      () => resolveServeOptions({ auth: false }, { PULLQ_HOST: '0.0.0.0' }),
+      ServeConfigError,
+    );
+  });
+
+  it('isLoopbackHost knows 127.0.0.0/8, ::1 in its forms and localhost, nothing else', () => {
+    for (const host of [
+      '127.0.0.1',
+      '127.255.255.254',
+      '::1',
+      '0:0:0:0:0:0:0:1',
+      '::ffff:127.0.0.1',
+      'localhost',
+    ]) {
+      assert.ok(isLoopbackHost(host), host);
+    }
+    for (const host of [
+      '0.0.0.0',
+      '::',
+      '10.0.0.1',
+      '::ffff:10.0.0.1',
+      'localhost.example.com',
+      '127.example.com',
+      '',
+    ]) {
+      assert.ok(!isLoopbackHost(host), host);
+    }
+  });
+
+  it('PULLQ_ADMIN_TOKEN is taken from the environment, and refused when shorter than 16 characters, without echoing it', () => {
+    const token = 'a-long-enough-admin-token';
+    assert.equal(resolveServeOptions({}, { PULLQ_ADMIN_TOKEN: token }).adminToken, token);
+    assert.equal(resolveServeOptions({}, { PULLQ_ADMIN_TOKEN: '' }).adminToken, null);
+    for (const bad of ['too-short-token', 'has spaces in the middle']) {
+      assert.throws(
+        () => resolveServeOptions({}, { PULLQ_ADMIN_TOKEN: bad }),
+        (error: unknown) =>
+          error instanceof ServeConfigError &&
+          /PULLQ_ADMIN_TOKEN must be 16 to 512/.test(error.message) &&
+          !error.message.includes(bad),
+        bad,
+      );
+    }
+  });
+
+  it('the credentials file follows XDG_CONFIG_HOME', () => {
+    assert.equal(
+      resolveServeOptions({}, { XDG_CONFIG_HOME: '/cfg' }).credentialsFile,
+      '/cfg/pullq/credentials.json',
+    );
+  });
+
+  it('--tls-cert and --tls-key come together', () => {
+    const both = resolveServeOptions({ tlsCert: 'c.pem', tlsKey: 'k.pem' }, {});
+    assert.deepEqual(both.tls, { certFile: 'c.pem', keyFile: 'k.pem' });
+    assert.throws(() => resolveServeOptions({ tlsCert: 'c.pem' }, {}), /go together/);
+    assert.throws(() => resolveServeOptions({ tlsKey: 'k.pem' }, {}), /go together/);
+  });
+
+  it('--max-body and --rate-limit are integers in range, flags over environment', () => {
+    const env = { PULLQ_MAX_BODY: '2000000', PULLQ_RATE_LIMIT: '50' };
+    const fromEnv = resolveServeOptions({}, env);
+    assert.deepEqual([fromEnv.bodyLimit, fromEnv.rateLimitPerSecond], [2_000_000, 50]);
+    const fromFlags = resolveServeOptions({ maxBody: '4096', rateLimit: '5' }, env);
+    assert.deepEqual([fromFlags.bodyLimit, fromFlags.rateLimitPerSecond], [4096, 5]);
+    assert.deepEqual(
+      [resolveServeOptions({}, {}).bodyLimit, resolveServeOptions({}, {}).rateLimitPerSecond],
+      [null, null],
+    );
+    for (const flags of [
+      { maxBody: '1023' },
+      { maxBody: '1e6' },
+      { maxBody: String(2 ** 31) },
+      { rateLimit: '0' },
+      { rateLimit: '2.5' },
+      { rateLimit: 'lots' },
+    ]) {
+      assert.throws(() => resolveServeOptions(flags, {}), ServeConfigError, JSON.stringify(flags));
+    }
   });
 });
