@@ -76,46 +76,55 @@ const scheme = fc.constantFrom(
   '',
 );
 
-/** One Authorization value that must not authenticate. */
-const malformed = fc.oneof(
-  // anything at all
-  headerBytes(80),
-  // a scheme and garbage
-  fc
-    .tuple(scheme, headerBytes(60))
-    .map(([name, rest]) => Buffer.concat([latin1(`${name} `), rest])),
-  // Bearer and nothing
-  fc.constantFrom('Bearer', 'Bearer ', 'bearer  ', '', ' ').map(latin1),
-  // the valid token under another scheme, or with more words after it
-  fc.constantFrom('Basic', 'Token', 'Bearer:').map((name) => latin1(`${name} ${valid}`)),
-  fc.stringMatching(/^[ \t][\x21-\x7e]{1,10}$/).map((tail) => latin1(`Bearer ${valid}${tail}`)),
-  // tokens with spaces inside
-  fc
-    .tuple(fc.stringMatching(/^[\x21-\x7e]{4,30}$/), fc.stringMatching(/^[\x21-\x7e]{4,30}$/))
-    .map(([a, b]) => latin1(`Bearer ${a} ${b}`)),
-  // non-ASCII, as UTF-8 bytes
-  fc
-    .string({ unit: 'grapheme', minLength: 1, maxLength: 30 })
-    .map((text) => Buffer.from(`Bearer ${text}ключ`, 'utf8')),
-  // well-formed, unknown
-  fc.constant(null).map(() => latin1(`Bearer ${generateToken()}`)),
-  // too long to be a token, within Node's header limit
-  fc.integer({ min: 513, max: 12_000 }).map((length) => latin1(`Bearer ${'a'.repeat(length)}`)),
-);
+/** One Authorization value that must not authenticate, `valid` being a valid token. */
+const malformedFor = (valid: string) =>
+  fc.oneof(
+    // anything at all
+    headerBytes(80),
+    // a scheme and garbage
+    fc
+      .tuple(scheme, headerBytes(60))
+      .map(([name, rest]) => Buffer.concat([latin1(`${name} `), rest])),
+    // Bearer and nothing
+    fc.constantFrom('Bearer', 'Bearer ', 'bearer  ', '', ' ').map(latin1),
+    // the valid token under another scheme, or with more words after it
+    fc.constantFrom('Basic', 'Token', 'Bearer:').map((name) => latin1(`${name} ${valid}`)),
+    fc.stringMatching(/^[ \t][\x21-\x7e]{1,10}$/).map((tail) => latin1(`Bearer ${valid}${tail}`)),
+    // tokens with spaces inside
+    fc
+      .tuple(fc.stringMatching(/^[\x21-\x7e]{4,30}$/), fc.stringMatching(/^[\x21-\x7e]{4,30}$/))
+      .map(([a, b]) => latin1(`Bearer ${a} ${b}`)),
+    // non-ASCII, as UTF-8 bytes
+    fc
+      .string({ unit: 'grapheme', minLength: 1, maxLength: 30 })
+      .map((text) => Buffer.from(`Bearer ${text}ключ`, 'utf8')),
+    // well-formed, unknown
+    fc.constant(null).map(() => latin1(`Bearer ${generateToken()}`)),
+    // too long to be a token, within Node's header limit
+    fc.integer({ min: 513, max: 12_000 }).map((length) => latin1(`Bearer ${'a'.repeat(length)}`)),
+  );
 
-/** One request's Authorization headers: one malformed, or several (the valid one among them). */
-const headerSets = fc.oneof(
-  { weight: 4, arbitrary: malformed.map((value) => [value]) },
-  {
-    weight: 1,
-    arbitrary: fc
-      .array(fc.oneof(malformed, fc.constant(latin1(`Bearer ${valid}`))), {
-        minLength: 1,
-        maxLength: 4,
-      })
-      .map((values) => [latin1(`Bearer ${valid}`), ...values]),
-  },
-);
+/**
+ * One request's Authorization headers: one malformed, or several (the valid one among them).
+ * Together they stay within Node's 16 KiB of headers (past it Node answers 431 itself).
+ */
+const headerSetsFor = (valid: string) => {
+  const malformed = malformedFor(valid);
+  return fc
+    .oneof(
+      { weight: 4, arbitrary: malformed.map((value) => [value]) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .array(fc.oneof(malformed, fc.constant(latin1(`Bearer ${valid}`))), {
+            minLength: 1,
+            maxLength: 4,
+          })
+          .map((values) => [latin1(`Bearer ${valid}`), ...values]),
+      },
+    )
+    .filter((headers) => Buffer.concat(headers).length < 14_000);
+};
 
 describe('malformed Authorization headers', () => {
   it('a valid token in one well-formed header is served (the baseline)', async () => {
@@ -126,7 +135,7 @@ describe('malformed Authorization headers', () => {
 
   it('a few hundred random malformed headers all get 401 with WWW-Authenticate, and no echo', async () => {
     await fc.assert(
-      fc.asyncProperty(headerSets, fc.boolean(), async (headers, v1beta2) => {
+      fc.asyncProperty(headerSetsFor(valid), fc.boolean(), async (headers, v1beta2) => {
         const path = v1beta2 ? `${V1BETA2_ROOT}/emails-eu` : '/v1/queues';
         const answer = await rawRequest(path, headers);
         assert.equal(answer.status, 401, `${answer.head}\n${answer.body}`);
