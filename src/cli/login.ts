@@ -107,10 +107,11 @@ async function readLine(): Promise<string> {
 /** Reads a line from the terminal without showing it. */
 async function promptHidden(question: string): Promise<string> {
   const input = process.stdin;
-  process.stderr.write(question);
+  // Echo goes off before the question shows: nothing typed after it is ever displayed.
   input.setRawMode(true);
   input.setEncoding('utf8');
   input.resume();
+  process.stderr.write(question);
   return new Promise<string>((resolve, reject) => {
     let value = '';
     const finish = (): void => {

@@ -4,11 +4,20 @@
  * `pullq login` switches them to another server, and `pullq token` manages tokens.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { bearer, runCli, startServe, type CliResult, type ServeProcess } from './serve-process.ts';
+import {
+  PULLQ_BIN,
+  bearer,
+  runCli,
+  startServe,
+  type CliResult,
+  type ServeProcess,
+} from './serve-process.ts';
 
 const SECOND_ADMIN_TOKEN = 'pq_second-server-admin-token';
 
@@ -197,4 +206,46 @@ describe('pullq serve, login and token from the command line', () => {
     assert.deepEqual(await savedCredentials(), { server: first.url, token: firstAdmin });
     ok(await pullq(['put', 'typed-nothing', 'again']), 'put after logging back in');
   });
+
+  it(
+    'login on a terminal asks for the token without echoing it',
+    {
+      skip: existsSync('/usr/bin/script') ? false : 'needs script(1) for a terminal',
+    },
+    async () => {
+      const folder = join(dir, 'terminal');
+      // script(1) gives the command a pseudo-terminal; what it shows comes back on stdout.
+      const child = spawn(
+        '/usr/bin/script',
+        ['-qec', `"${process.execPath}" "${PULLQ_BIN}" login --server ${second.url}`, '/dev/null'],
+        {
+          stdio: ['pipe', 'pipe', 'pipe'],
+          env: {
+            ...Object.fromEntries(
+              Object.entries(process.env).filter(([name]) => !name.startsWith('PULLQ_')),
+            ),
+            XDG_CONFIG_HOME: folder,
+          },
+        },
+      );
+      let screen = '';
+      child.stdout.setEncoding('utf8');
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (chunk: string) => {
+          screen += chunk;
+          if (screen.includes('token for ')) resolve();
+        });
+        void exited.then(() => reject(new Error(`login ended before asking:\n${screen}`)));
+      });
+      child.stdin.write(`${SECOND_ADMIN_TOKEN}\r`);
+      assert.equal(await exited, 0, screen);
+      assert.match(screen, new RegExp(`logged in to ${second.url}`));
+      assert.ok(!screen.includes(SECOND_ADMIN_TOKEN), 'the token was echoed');
+      const saved = JSON.parse(
+        await readFile(join(folder, 'pullq', 'credentials.json'), 'utf8'),
+      ) as unknown;
+      assert.deepEqual(saved, { server: second.url, token: SECOND_ADMIN_TOKEN });
+    },
+  );
 });
