@@ -1,7 +1,33 @@
 /**
- * pullq: the public surface of the package root. The kombu-style client (Connection,
- * SimpleQueue, Message) lands here next; today it offers the backends and the error catalog.
+ * pullq: the public surface of the package root: the kombu-style client (Connection,
+ * SimpleQueue, Message), the transport registry, the backends and the error catalog.
  */
+export { Connection, CONNECTION_DEFAULTS } from './client/connection.ts';
+export type { ConnectionOptions, ResolvedConnectionOptions } from './client/connection.ts';
+export { SimpleQueue } from './client/simple-queue.ts';
+export type {
+  GetOptions,
+  PutOptions,
+  PutResult,
+  SimpleQueueOptions,
+} from './client/simple-queue.ts';
+export { Message } from './client/message.ts';
+export type { MessageState, RequeueOptions } from './client/message.ts';
+export { registerTransport, knownSchemes } from './client/registry.ts';
+export type { Transport, TransportSettings } from './client/registry.ts';
+export { DEFAULT_RETRY_POLICY } from './client/retry.ts';
+export type { RetryEvent, RetryPolicy } from './client/retry.ts';
+export { decodeEnvelope, encodeEnvelope } from './client/envelope.ts';
+export type {
+  DecodedPayload,
+  DecodeOptions,
+  EncodeOptions,
+  HeaderValue,
+  Headers,
+  RawDecoding,
+} from './client/envelope.ts';
+export { SERIALIZER_NAMES, COMPRESSION_NAMES } from './client/serializers.ts';
+export type { CompressionName, SerializerName } from './client/serializers.ts';
 export { systemClock, DEFAULT_QUEUE_CONFIG, TASK_STATES } from './backends/backend.ts';
 export type {
   Backend,

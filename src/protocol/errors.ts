@@ -27,6 +27,8 @@ export const ERROR_CATALOG = {
   already_exists: { status: 409, retryable: false },
   /** The lease token is not the task's current one, or the lease has run out. */
   lease_lost: { status: 409, retryable: false },
+  /** Client side: the message was already acked, rejected or requeued; it settles once. */
+  already_settled: { status: 409, retryable: false },
   /** The body or a payload is larger than the limit. */
   payload_too_large: { status: 413, retryable: false },
   /** The content type is not one the route accepts. */

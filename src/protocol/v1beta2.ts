@@ -20,6 +20,8 @@ const GOOGLE_ERRORS: Record<ErrorCode, { status: number; reason: string }> = {
   already_exists: { status: 400, reason: 'duplicate' },
   // TASK_LEASE_EXPIRED was a 400 "The task lease has expired".
   lease_lost: { status: 400, reason: 'invalid' },
+  // Raised by the client only; never sent.
+  already_settled: { status: 409, reason: 'conflict' },
   payload_too_large: { status: 413, reason: 'uploadTooLarge' },
   unsupported_media_type: { status: 415, reason: 'unsupportedMediaType' },
   rate_limited: { status: 429, reason: 'rateLimitExceeded' },

@@ -1,0 +1,119 @@
+/**
+ * The built-in transports:
+ * - `memory://` and `memory://name`: in this process; every connection to the same name shares
+ *   one store (kept while any of them is open), so a producer and a consumer can meet.
+ * - `sqlite:///absolute/path.db`, `sqlite://relative/path.db`: an embedded database, no
+ *   server; `?synchronous=FULL` for fsync on every commit.
+ * - `pullq://host:port`, `pullqs://` (TLS), `http://`, `https://`: a pullq server; with
+ *   `protocol: 'v1beta2'` any App Engine Task Queue v1beta2 server.
+ */
+import type { Backend } from '../backends/backend.ts';
+import { HttpBackend } from '../backends/http.ts';
+import { MemoryBackend } from '../backends/memory.ts';
+import { SqliteBackend } from '../backends/sqlite/sqlite-backend.ts';
+import { V1beta2Backend } from '../backends/v1beta2-http.ts';
+import { PullqError } from '../protocol/errors.ts';
+import { registerTransport, type TransportSettings } from './registry.ts';
+
+const sharedMemory = new Map<string, { backend: MemoryBackend; users: number }>();
+
+/** A handle on a shared backend: closing it lets go of the store, which closes with its last
+ * user. */
+function borrowed(backend: Backend, release: () => Promise<void>): Backend {
+  let released = false;
+  return new Proxy(backend, {
+    get(target, property) {
+      if (property === 'close') {
+        return async () => {
+          if (released) return;
+          released = true;
+          await release();
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+    },
+  });
+}
+
+function openMemory({ url }: TransportSettings): Backend {
+  const name = url.host + url.pathname;
+  let entry = sharedMemory.get(name);
+  if (entry === undefined) {
+    entry = { backend: new MemoryBackend(), users: 0 };
+    sharedMemory.set(name, entry);
+  }
+  entry.users++;
+  const shared = entry;
+  return borrowed(shared.backend, async () => {
+    shared.users--;
+    if (shared.users > 0) return;
+    sharedMemory.delete(name);
+    await shared.backend.close();
+  });
+}
+
+function openSqlite({ href, url }: TransportSettings): Backend {
+  const rest = href.slice('sqlite://'.length).split('?')[0] ?? '';
+  const path = decodeURIComponent(rest);
+  if (path === '') {
+    throw new PullqError(
+      'invalid_argument',
+      'a sqlite URL names a file: sqlite:///absolute/path.db or sqlite://relative/path.db',
+      { details: { field: 'url' } },
+    );
+  }
+  const synchronous = url.searchParams.get('synchronous')?.toUpperCase();
+  return new SqliteBackend({
+    path,
+    ...(synchronous === undefined ? {} : { synchronous: synchronous as 'NORMAL' | 'FULL' }),
+  });
+}
+
+function openServer(settings: TransportSettings): Backend {
+  const { url, token, timeoutMs } = settings;
+  const scheme = url.protocol === 'pullqs:' || url.protocol === 'https:' ? 'https' : 'http';
+  const root = `${scheme}://${url.host}${url.pathname}`;
+  const auth = token === undefined ? {} : { token };
+  if (settings.protocol === 'v1beta2') {
+    if (settings.project === undefined || settings.project === '') {
+      throw new PullqError(
+        'invalid_argument',
+        "protocol 'v1beta2' needs a project: new Connection(url, { protocol: 'v1beta2', project: 'my-project' })",
+        { details: { field: 'project' } },
+      );
+    }
+    return new V1beta2Backend({
+      url: root,
+      project: settings.project,
+      hrdProject: settings.hrdProject,
+      timeoutMs,
+      ...auth,
+    });
+  }
+  return new HttpBackend({ url: root, timeoutMs, ...auth });
+}
+
+let registered = false;
+
+/** Registers the built-in transports once (no work at import time). */
+export function registerBuiltInTransports(): void {
+  if (registered) return;
+  registered = true;
+  registerTransport({
+    schemes: ['memory'],
+    description: 'memory://[name]: in this process, shared by name',
+    open: openMemory,
+  });
+  registerTransport({
+    schemes: ['sqlite'],
+    description: 'sqlite:///path/to/db: an embedded SQLite file, no server',
+    open: openSqlite,
+  });
+  registerTransport({
+    schemes: ['pullq', 'pullqs', 'http', 'https'],
+    description:
+      "pullq://host:port (pullqs://, http(s)://): a pullq server, or with protocol 'v1beta2' any v1beta2 server",
+    open: openServer,
+  });
+}
