@@ -5,12 +5,8 @@
 export { Connection, CONNECTION_DEFAULTS } from './client/connection.ts';
 export type { ConnectionOptions, ResolvedConnectionOptions } from './client/connection.ts';
 export { SimpleQueue } from './client/simple-queue.ts';
-export type {
-  GetOptions,
-  PutOptions,
-  PutResult,
-  SimpleQueueOptions,
-} from './client/simple-queue.ts';
+export type { GetOptions, SimpleQueueOptions } from './client/simple-queue.ts';
+export type { PutOptions, PutResult } from './client/put.ts';
 export { Message } from './client/message.ts';
 export type { MessageState, RequeueOptions } from './client/message.ts';
 export { registerTransport, knownSchemes } from './client/registry.ts';

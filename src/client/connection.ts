@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import type { Backend, Clock } from '../backends/backend.ts';
 import { systemClock } from '../backends/backend.ts';
+import { sameServer } from '../auth/credentials.ts';
 import { PullqError } from '../protocol/errors.ts';
 import { LIMITS, checkInt, checkNumber } from '../protocol/limits.ts';
 import { transportFor, type TransportSettings } from './registry.ts';
@@ -218,7 +219,7 @@ function transportSettings(options: ConnectionOptions): TransportSettings {
   };
 }
 
-/** The credentials file's token, when the file is for this server. */
+/** The credentials file's token, when the file is for this server (`pullq login` writes it). */
 function fileToken(path: string | undefined, url: URL): string | undefined {
   if (path === undefined) return undefined;
   let saved: { server?: unknown; token?: unknown };
@@ -227,16 +228,13 @@ function fileToken(path: string | undefined, url: URL): string | undefined {
   } catch (error) {
     throw new PullqError(
       'invalid_argument',
-      `credentialsFile ${path} cannot be read: ${String(error)}`,
-      {
-        cause: error,
-        details: { field: 'credentialsFile' },
-      },
+      `credentialsFile ${path} cannot be read: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error, details: { field: 'credentialsFile' } },
     );
   }
   if (typeof saved.token !== 'string' || typeof saved.server !== 'string') return undefined;
-  const http =
-    url.protocol === 'pullq:' ? 'http:' : url.protocol === 'pullqs:' ? 'https:' : url.protocol;
-  const here = `${http}//${url.host}${url.pathname}`.replace(/\/+$/, '');
-  return saved.server.replace(/\/+$/, '') === here ? saved.token : undefined;
+  const scheme = { 'pullq:': 'http:', 'pullqs:': 'https:' }[url.protocol] ?? url.protocol;
+  return sameServer(saved.server, `${scheme}//${url.host}${url.pathname}`)
+    ? saved.token
+    : undefined;
 }

@@ -5,6 +5,7 @@
  * with its code.
  */
 import { PullqError } from '../protocol/errors.ts';
+import { sleep } from './waits.ts';
 
 export interface RetryPolicy {
   /** Tries after the first one; 0 turns retrying off. Default 8. */
@@ -86,18 +87,4 @@ export function retryDelay(error: PullqError, retry: number, policy: RetryPolicy
   const jittered = Math.random() * cap;
   const after = error.details?.['retryAfterSeconds'];
   return typeof after === 'number' && after > 0 ? Math.max(jittered, after * 1000) : jittered;
-}
-
-/** Resolves after `ms`, or early (without an error) when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted || ms <= 0) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

@@ -11,19 +11,13 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Backend, Capabilities, LeasedTask, NewTask } from '../backends/backend.ts';
-import { randomId } from '../backends/common.ts';
 import { PullqError } from '../protocol/errors.ts';
 import { LIMITS, checkInt, checkNumber, checkQueueName } from '../protocol/limits.ts';
 import type { Connection } from './connection.ts';
-import {
-  decodeEnvelope,
-  encodeEnvelope,
-  type DecodeOptions,
-  type Headers,
-  type RawDecoding,
-} from './envelope.ts';
+import { decodeEnvelope, type DecodeOptions, type RawDecoding } from './envelope.ts';
 import { Message, type Delivery } from './message.ts';
-import { sleep } from './retry.ts';
+import { newTask, type PutOptions, type PutResult } from './put.ts';
+import { settledOrDeadline, sleep } from './waits.ts';
 import type { CompressionName, SerializerName } from './serializers.ts';
 
 export interface SimpleQueueOptions {
@@ -46,21 +40,6 @@ export interface SimpleQueueOptions {
   /** How to decode tasks without an envelope. Default 'bytes'. */
   raw?: RawDecoding;
 }
-
-export interface PutOptions {
-  /** The task's id (a dedup key: a second put with the same name fails `already_exists`). */
-  name?: string;
-  tag?: string;
-  /** Not leasable before this time. */
-  eta?: Date | number;
-  /** Not leasable for this many seconds (instead of `eta`). */
-  delaySeconds?: number;
-  headers?: Headers;
-  serializer?: SerializerName;
-  compression?: CompressionName;
-}
-
-export type PutResult = { ok: true; id: string } | { ok: false; error: PullqError };
 
 export interface GetOptions {
   /** Seconds to wait for a message; without it `get` waits until one comes. */
@@ -131,7 +110,7 @@ export class SimpleQueue<T = unknown> implements AsyncIterable<Message<T>>, Asyn
   async putMany(items: ReadonlyArray<{ body: T } & PutOptions>): Promise<PutResult[]> {
     this.#checkOpen();
     const now = this.#connection.options.clock.now();
-    const tasks = items.map((item) => this.#newTask(item, now));
+    const tasks = items.map((item) => newTask(item, this.#options, now));
     const results: PutResult[] = [];
     for (let start = 0; start < tasks.length; start += LIMITS.maxBatch) {
       results.push(...(await this.#insert(tasks.slice(start, start + LIMITS.maxBatch))));
@@ -167,19 +146,33 @@ export class SimpleQueue<T = unknown> implements AsyncIterable<Message<T>>, Asyn
     return this.#takeBuffered();
   }
 
-  /** Tasks waiting to be leased (ready or delayed; not leased, not dead). Backends without exact
-   * stats give an estimate (v1beta2's counts leased tasks too). */
+  /**
+   * Tasks waiting to be leased (ready or delayed; not leased, not dead). Backends without exact
+   * stats give an estimate (v1beta2's counts leased tasks too). A queue not created yet holds
+   * 0 when queues are created on first use.
+   */
   async qsize(): Promise<number> {
     this.#checkOpen();
-    const stats = await this.#connection.ensure((backend) => backend.stats(this.name));
-    return stats.ready + stats.delayed;
+    const stats = await this.#unlessMissing((backend) => backend.stats(this.name));
+    return stats === null ? 0 : stats.ready + stats.delayed;
   }
 
   /** Deletes every task of the queue, leased ones included; resolves with how many. */
   async clear(): Promise<number> {
     this.#checkOpen();
     this.#buffer.length = 0;
-    return this.#connection.ensure((backend) => backend.purgeQueue(this.name));
+    return (await this.#unlessMissing((backend) => backend.purgeQueue(this.name))) ?? 0;
+  }
+
+  /** The call's answer, or null when the queue does not exist yet and would be auto-created. */
+  async #unlessMissing<R>(operation: (backend: Backend) => Promise<R>): Promise<R | null> {
+    try {
+      return await this.#connection.ensure(operation);
+    } catch (error) {
+      const missing = error instanceof PullqError && error.code === 'queue_not_found';
+      if (missing && this.#connection.options.autoCreateQueues) return null;
+      throw error;
+    }
   }
 
   /** Stops consuming and gives back the buffered tasks; held messages can still be settled. */
@@ -220,36 +213,6 @@ export class SimpleQueue<T = unknown> implements AsyncIterable<Message<T>>, Asyn
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
-  }
-
-  #newTask(item: { body: T } & PutOptions, now: number): NewTask {
-    const options = this.#options;
-    const serializer = item.serializer ?? options.serializer;
-    const compression = item.compression ?? options.compression;
-    const payload = encodeEnvelope(item.body, {
-      ...(serializer === undefined ? {} : { serializer }),
-      ...(compression === undefined ? {} : { compression }),
-      ...(item.headers === undefined ? {} : { headers: item.headers }),
-    });
-    let eta: number | undefined;
-    if (item.eta !== undefined && item.delaySeconds !== undefined) {
-      throw new PullqError('invalid_argument', 'give eta or delaySeconds, not both', {
-        details: { field: 'delaySeconds' },
-      });
-    }
-    if (item.eta !== undefined) eta = item.eta instanceof Date ? item.eta.getTime() : item.eta;
-    if (item.delaySeconds !== undefined) {
-      checkNumber(item.delaySeconds, 'delaySeconds', 0, LIMITS.maxEtaAheadSeconds);
-      eta = now + Math.round(item.delaySeconds * 1000);
-    }
-    // The client names every task, so that a retried insert whose first try did land is
-    // recognised (already_exists with our own payload) instead of inserting a duplicate.
-    return {
-      payload,
-      id: item.name ?? randomId(),
-      ...(item.tag === undefined ? {} : { tag: item.tag }),
-      ...(eta === undefined ? {} : { eta }),
-    };
   }
 
   async #insert(tasks: NewTask[]): Promise<PutResult[]> {
@@ -401,51 +364,4 @@ export class SimpleQueue<T = unknown> implements AsyncIterable<Message<T>>, Asyn
   #closedError(): PullqError {
     return new PullqError('unavailable', `queue ${JSON.stringify(this.name)} is closed`);
   }
-}
-
-/**
- * Waits for `promise`, but no later than `deadline` (performance.now ms); rejects with the
- * signal's reason if it aborts first. The fill it waits for goes on either way: what it
- * leases lands in the buffer for the next get.
- */
-function settledOrDeadline(
-  promise: Promise<void>,
-  deadline: number,
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const cleanup = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', abort);
-    };
-    const abort = (): void => {
-      cleanup();
-      reject(signal?.reason as Error);
-    };
-    const timer =
-      deadline === Infinity
-        ? undefined
-        : setTimeout(
-            () => {
-              cleanup();
-              resolve();
-            },
-            Math.max(0, deadline - performance.now()),
-          );
-    if (signal?.aborted) {
-      abort();
-      return;
-    }
-    signal?.addEventListener('abort', abort, { once: true });
-    promise.then(
-      () => {
-        cleanup();
-        resolve();
-      },
-      (error: Error) => {
-        cleanup();
-        reject(error);
-      },
-    );
-  });
 }

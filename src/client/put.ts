@@ -1,0 +1,58 @@
+/**
+ * What a put sends: the body in its envelope, the task's name, tag and ETA.
+ */
+import type { NewTask } from '../backends/backend.ts';
+import { randomId } from '../backends/common.ts';
+import { PullqError } from '../protocol/errors.ts';
+import { LIMITS, checkNumber } from '../protocol/limits.ts';
+import { encodeEnvelope, type Headers } from './envelope.ts';
+import type { CompressionName, SerializerName } from './serializers.ts';
+
+export interface PutOptions {
+  /** The task's id (a dedup key: a second put with the same name fails `already_exists`). */
+  name?: string;
+  tag?: string;
+  /** Not leasable before this time. */
+  eta?: Date | number;
+  /** Not leasable for this many seconds (instead of `eta`). */
+  delaySeconds?: number;
+  headers?: Headers;
+  serializer?: SerializerName;
+  compression?: CompressionName;
+}
+
+export type PutResult = { ok: true; id: string } | { ok: false; error: PullqError };
+
+/** The task a put inserts; throws (before anything is sent) when the body cannot be encoded. */
+export function newTask<T>(
+  item: { body: T } & PutOptions,
+  defaults: { serializer?: SerializerName; compression?: CompressionName },
+  now: number,
+): NewTask {
+  const serializer = item.serializer ?? defaults.serializer;
+  const compression = item.compression ?? defaults.compression;
+  const payload = encodeEnvelope(item.body, {
+    ...(serializer === undefined ? {} : { serializer }),
+    ...(compression === undefined ? {} : { compression }),
+    ...(item.headers === undefined ? {} : { headers: item.headers }),
+  });
+  let eta: number | undefined;
+  if (item.eta !== undefined && item.delaySeconds !== undefined) {
+    throw new PullqError('invalid_argument', 'give eta or delaySeconds, not both', {
+      details: { field: 'delaySeconds' },
+    });
+  }
+  if (item.eta !== undefined) eta = item.eta instanceof Date ? item.eta.getTime() : item.eta;
+  if (item.delaySeconds !== undefined) {
+    checkNumber(item.delaySeconds, 'delaySeconds', 0, LIMITS.maxEtaAheadSeconds);
+    eta = now + Math.round(item.delaySeconds * 1000);
+  }
+  // The client names every task, so that a retried insert whose first try did land is
+  // recognised (already_exists with our own payload) instead of inserting a duplicate.
+  return {
+    payload,
+    id: item.name ?? randomId(),
+    ...(item.tag === undefined ? {} : { tag: item.tag }),
+    ...(eta === undefined ? {} : { eta }),
+  };
+}
