@@ -73,7 +73,6 @@ export class SimpleQueue<T = unknown> implements AsyncIterable<Message<T>>, Asyn
   #filling: Promise<void> | undefined;
   /** The backend's, once connected (messages exist only after a lease, so by then). */
   #capabilities!: Capabilities;
-  #declared = false;
   #closed = false;
 
   /** @internal Use `connection.simpleQueue(name)`. */
@@ -303,23 +302,30 @@ export class SimpleQueue<T = unknown> implements AsyncIterable<Message<T>>, Asyn
     } catch (error) {
       if (!(error instanceof PullqError) || error.code !== 'queue_not_found') throw error;
       // kombu declares the queues it consumes from: a consumer may start before any producer.
-      if (!(await this.#declare())) throw error;
-      return [];
+      const refused = await this.#declare();
+      if (refused === null) return [];
+      throw new PullqError(
+        'queue_not_found',
+        `${error.message}, and this connection cannot create it (${refused}): create it (pullq queue create ${this.name}) or put a task to it first`,
+        { cause: error, details: error.details ?? {} },
+      );
     }
   }
 
-  /** Creates the queue if allowed; whether it now exists. */
-  async #declare(): Promise<boolean> {
-    if (this.#declared || !this.#connection.options.autoCreateQueues) return false;
-    this.#declared = true;
+  /** Creates the queue if allowed: null when it now exists, else why it could not. */
+  async #declare(): Promise<string | null> {
+    if (!this.#connection.options.autoCreateQueues) return 'autoCreateQueues is off';
     try {
       await this.#connection.ensure(async (backend: Backend) => {
-        if (!backend.capabilities.queueAdmin) throw new PullqError('unsupported', 'no queue admin');
+        if (!backend.capabilities.queueAdmin) {
+          throw new PullqError('unsupported', 'the backend has no queue admin');
+        }
         await backend.createQueue(this.name);
       });
-      return true;
+      return null;
     } catch (error) {
-      return error instanceof PullqError && error.code === 'already_exists';
+      if (error instanceof PullqError && error.code === 'already_exists') return null;
+      return error instanceof PullqError ? `${error.code}: ${error.message}` : String(error);
     }
   }
 

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Connection } from '../../src/client/connection.ts';
+import { PullqError } from '../../src/protocol/errors.ts';
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -76,5 +77,17 @@ describe('SimpleQueue put', () => {
     await queue.put('x', { eta: new Date(Date.now() + 400) });
     assert.equal(await queue.getNowait(), null);
     assert.ok(await queue.get({ timeout: 2 }));
+  });
+});
+
+describe('SimpleQueue on a missing queue', () => {
+  it('a consumer that may not create its queue fails queue_not_found saying what to do', async () => {
+    await using connection = new Connection('memory://', { autoCreateQueues: false });
+    await assert.rejects(connection.simpleQueue('absent').get({ timeout: 1 }), (error: unknown) => {
+      assert.ok(error instanceof PullqError);
+      assert.equal(error.code, 'queue_not_found');
+      assert.match(error.message, /autoCreateQueues is off.*pullq queue create absent/);
+      return true;
+    });
   });
 });
