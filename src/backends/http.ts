@@ -45,6 +45,7 @@ import type {
   TaskPage,
 } from './backend.ts';
 import { queueNotFound } from './common.ts';
+import { parseOrText, sendRequest, type JsonRequest } from './http-transport.ts';
 
 export interface HttpBackendOptions {
   /** The server's root, e.g. `http://127.0.0.1:8080`. */
@@ -58,26 +59,7 @@ export interface HttpBackendOptions {
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 
-/** Socket-level failures: the request may or may not have reached the server. */
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'ETIMEDOUT',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_DESTROYED',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+type Method = JsonRequest['method'];
 
 export class HttpBackend implements Backend {
   readonly capabilities: Capabilities = {
@@ -298,24 +280,20 @@ export class HttpBackend implements Backend {
   ): Promise<T> {
     if (this.#closed) throw new PullqError('unavailable', 'the backend is closed');
     const timeout = options.timeoutMs ?? this.#timeoutMs;
-    let status: number;
-    let text: string;
-    try {
-      const response = await this.#dispatcher.request({
+    const { status, text } = await sendRequest(
+      this.#dispatcher,
+      {
         origin: this.#origin,
         path: this.#base + path,
         method,
         headers: body === undefined ? this.#headers : this.#jsonHeaders,
-        body: body === undefined ? null : JSON.stringify(body),
-        signal: options.signal ?? null,
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
-      });
-      status = response.statusCode;
-      text = await response.body.text();
-    } catch (error) {
-      throw this.#transportError(error, method, path);
-    }
+        body,
+        signal: options.signal,
+        timeoutMs: timeout,
+      },
+      `${method} ${this.#origin}${this.#base}${path.split('?')[0] ?? ''}`,
+      () => this.#closed,
+    );
     if (status >= 200 && status < 300) {
       if (text === '') return undefined as T;
       try {
@@ -328,25 +306,6 @@ export class HttpBackend implements Backend {
       }
     }
     throw errorFromWire(status, parseOrText(text));
-  }
-
-  #transportError(error: unknown, method: Method, path: string): PullqError {
-    const code = errorCode(error);
-    const where = `${method} ${this.#origin}${this.#base}${path.split('?')[0] ?? ''}`;
-    const message = error instanceof Error ? error.message : String(error);
-    if (code !== undefined && TIMEOUT_CODES.has(code)) {
-      return new PullqError('timeout', `${where} took too long: ${message}`, {
-        cause: error,
-        details: { code },
-      });
-    }
-    if ((code !== undefined && UNAVAILABLE_CODES.has(code)) || this.#closed) {
-      return new PullqError('unavailable', `${where} failed: ${message}`, {
-        cause: error,
-        details: { code: code ?? null },
-      });
-    }
-    return new PullqError('internal', `${where} failed: ${message}`, { cause: error });
   }
 }
 
@@ -364,22 +323,4 @@ function taskResult(result: WireItemResult): ItemResult<Task> {
 
 function emptyResult(result: WireItemResult): ItemResult<null> {
   return result.ok ? { ok: true, value: null } : { ok: false, error: errorItemFromWire(result) };
-}
-
-function parseOrText(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return text;
-  }
-}
-
-/** The system or undici code of a failure; connecting to every address of a host can fail
- * as an AggregateError whose parts carry the code. */
-function errorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') return code;
-  if (error instanceof AggregateError) return errorCode(error.errors[0]);
-  const cause = (error as { cause?: unknown } | null)?.cause;
-  return cause === undefined ? undefined : errorCode(cause);
 }

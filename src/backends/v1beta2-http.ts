@@ -32,19 +32,9 @@
  * been applied. Nothing is retried here.
  */
 import { Pool, type Dispatcher } from 'undici';
-import { PullqError, errorFromWire, isErrorCode, type ErrorCode } from '../protocol/errors.ts';
+import { PullqError } from '../protocol/errors.ts';
 import { TASK_ID_PATTERN, checkQueueName } from '../protocol/limits.ts';
 import {
-  decodePayload,
-  encodePayload,
-  msToMicros,
-  readInt64,
-  type V1beta2Task,
-  type V1beta2TaskQueue,
-  type V1beta2Tasks,
-} from '../protocol/v1beta2.ts';
-import {
-  DEFAULT_QUEUE_CONFIG,
   systemClock,
   type Backend,
   type Capabilities,
@@ -62,7 +52,6 @@ import {
   type ReleaseRequest,
   type Task,
   type TaskPage,
-  type TaskState,
 } from './backend.ts';
 import {
   checkIds,
@@ -75,6 +64,24 @@ import {
   leaseLost,
   queueNotFound,
 } from './common.ts';
+import { parseOrText, sendRequest, type JsonRequest } from './http-transport.ts';
+import {
+  badAnswer,
+  eachItem,
+  errorFromGoogle,
+  isTaskId,
+  leaseFence,
+  leaseQueryToV1beta2,
+  leasedTaskFromV1beta2,
+  newTaskToV1beta2,
+  queueInfoFromV1beta2,
+  statsFromV1beta2,
+  taskFromV1beta2,
+  type Subject,
+  type WireQueue,
+  type WireTask,
+  type WireTasks,
+} from './v1beta2-wire.ts';
 
 export interface V1beta2BackendOptions {
   /** The server's root, e.g. `http://127.0.0.1:8080`. */
@@ -92,26 +99,10 @@ export interface V1beta2BackendOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
-/** Requests in flight per batch call: one per item would open a connection per item. */
-const CONCURRENCY = 16;
 /** How long ack's fence holds the task: the delete that follows needs one round trip. */
 const ACK_FENCE_SECONDS = 60;
 /** App ids, domain-scoped ones included, with an optional `<partition>~` prefix. */
 const PROJECT_PATTERN = /^([a-z]+~)?[a-zA-Z0-9][a-zA-Z0-9._:-]{0,99}$/;
-/** App Engine said "The task lease has expired"; pullq says "the lease ... is no longer held". */
-const LEASE_MESSAGE = /\blease\b.*\b(expired|no longer held|lost)\b/i;
-/** Errors about one item of a batch; any other error fails the whole call. */
-const ITEM_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'invalid_argument',
-  'already_exists',
-  'payload_too_large',
-  'task_not_found',
-  'lease_lost',
-  'unsupported',
-]);
-
-/** What a request is about, which decides what a 404 or a 400 means. */
-type Subject = 'queue' | 'task' | 'fence';
 
 interface CallOptions {
   /** Default `queue`. */
@@ -123,9 +114,6 @@ interface CallOptions {
   signal?: AbortSignal;
 }
 
-type WireTask = Partial<V1beta2Task>;
-type WireTasks = Partial<V1beta2Tasks>;
-type WireQueue = Partial<V1beta2TaskQueue>;
 const TASK: CallOptions = { about: 'task' };
 
 export class V1beta2Backend implements Backend {
@@ -182,41 +170,29 @@ export class V1beta2Backend implements Backend {
   /** `createQueue` is ignored: the API cannot create queues, so the queue must exist. */
   async insert(queue: string, tasks: NewTask[]): Promise<ItemResult<Task>[]> {
     checkInsert(queue, tasks, this.#clock.now());
-    return this.#each(tasks, async (task) => {
-      const body: Record<string, string> = {
-        queueName: queue,
-        payloadBase64: encodePayload(task.payload),
-      };
-      if (task.id !== undefined) body['id'] = task.id;
-      if (task.tag !== undefined) body['tag'] = task.tag;
-      if (task.eta !== undefined) body['leaseTimestamp'] = msToMicros(task.eta);
+    return eachItem(tasks, async (task) => {
       const wire = await this.#call<WireTask>('POST', queue, '/tasks', {
-        body,
+        body: newTaskToV1beta2(queue, task),
         project: this.#writeProject,
       });
       // The caller's bytes are the task's; no need to decode them back.
-      return this.#task(queue, wire, task.payload);
+      return taskFromV1beta2(queue, wire, this.#clock.now(), task.payload);
     });
   }
 
   async lease(queue: string, request: LeaseRequest): Promise<LeasedTask[]> {
     checkLease(queue, request);
     if (request.signal?.aborted) return [];
-    const query: Record<string, string> = {
-      numTasks: String(request.max),
-      // The API takes whole seconds; rounding up never ends a lease early.
-      leaseSecs: String(Math.ceil(request.leaseSeconds)),
-    };
-    // A tag without groupByTag is refused (the SDK stub raised INVALID_REQUEST).
-    if (request.tag !== undefined || request.groupByTag) query['groupByTag'] = 'true';
-    if (request.tag !== undefined) query['tag'] = request.tag;
+    const query = leaseQueryToV1beta2(request);
     try {
       const signal = request.signal ? { signal: request.signal } : {};
       const answer = await this.#call<WireTasks>('POST', queue, '/tasks/lease', {
         query,
         ...signal,
       });
-      return (answer.items ?? []).map((wire) => this.#leased(queue, wire));
+      return (answer.items ?? []).map((wire) =>
+        leasedTaskFromV1beta2(queue, wire, this.#clock.now()),
+      );
     } catch (error) {
       if (request.signal?.aborted) return [];
       throw error;
@@ -225,7 +201,7 @@ export class V1beta2Backend implements Backend {
 
   async ack(queue: string, refs: LeaseRef[]): Promise<ItemResult<null>[]> {
     checkRefs(queue, refs);
-    return this.#each(refs, async (ref) => {
+    return eachItem(refs, async (ref) => {
       await this.#update(queue, ref, ACK_FENCE_SECONDS);
       try {
         await this.#delete(queue, ref.id);
@@ -242,15 +218,16 @@ export class V1beta2Backend implements Backend {
   async extend(queue: string, refs: LeaseRef[], leaseSeconds: number): Promise<ItemResult<Task>[]> {
     checkRefs(queue, refs);
     checkLeaseSeconds(leaseSeconds);
-    return this.#each(refs, async (ref) =>
-      this.#leased(queue, await this.#update(queue, ref, Math.ceil(leaseSeconds))),
-    );
+    return eachItem(refs, async (ref) => {
+      const wire = await this.#update(queue, ref, Math.ceil(leaseSeconds));
+      return leasedTaskFromV1beta2(queue, wire, this.#clock.now());
+    });
   }
 
   /** The `error` note is dropped: the API has nowhere to keep it. */
   async release(queue: string, releases: ReleaseRequest[]): Promise<ItemResult<Task>[]> {
     checkReleases(queue, releases);
-    return this.#each(releases, async (release) => {
+    return eachItem(releases, async (release) => {
       if (release.deadLetter) {
         throw new PullqError(
           'unsupported',
@@ -259,13 +236,14 @@ export class V1beta2Backend implements Backend {
         );
       }
       const seconds = Math.ceil(release.delaySeconds ?? 0);
-      return this.#task(queue, await this.#update(queue, release.ref, seconds));
+      const wire = await this.#update(queue, release.ref, seconds);
+      return taskFromV1beta2(queue, wire, this.#clock.now());
     });
   }
 
   async delete(queue: string, ids: string[]): Promise<ItemResult<null>[]> {
     checkIds(queue, ids);
-    return this.#each(ids, async (id) => {
+    return eachItem(ids, async (id) => {
       await this.#delete(queue, id);
       return null;
     });
@@ -279,7 +257,8 @@ export class V1beta2Backend implements Backend {
       return null;
     }
     try {
-      return this.#task(queue, await this.#call<WireTask>('GET', queue, `/tasks/${id}`, TASK));
+      const wire = await this.#call<WireTask>('GET', queue, `/tasks/${id}`, TASK);
+      return taskFromV1beta2(queue, wire, this.#clock.now());
     } catch (error) {
       if (error instanceof PullqError && error.code === 'task_not_found') return null;
       throw error;
@@ -291,7 +270,7 @@ export class V1beta2Backend implements Backend {
     const answer = await this.#call<WireTasks>('GET', queue, '/tasks');
     const now = this.#clock.now();
     const tasks = (answer.items ?? [])
-      .map((wire) => this.#task(queue, wire, undefined, now))
+      .map((wire) => taskFromV1beta2(queue, wire, now))
       .filter(
         (task) =>
           (request.state === undefined || task.state === request.state) &&
@@ -300,7 +279,7 @@ export class V1beta2Backend implements Backend {
       .slice(0, request.limit);
     if (!request.includePayload) return { tasks, nextCursor: null };
     // tasks.list never carries payloads; a task gone since the list is left out.
-    const full = await this.#each(tasks, async (task) => this.get(queue, task.id));
+    const full = await eachItem(tasks, async (task) => this.get(queue, task.id));
     const withPayloads = full.flatMap((item) => (item.ok && item.value ? [item.value] : []));
     return { tasks: withPayloads, nextCursor: null };
   }
@@ -309,20 +288,7 @@ export class V1beta2Backend implements Backend {
     const info = await this.#call<WireQueue>('GET', queue, '', {
       query: { getStats: 'true' },
     });
-    const stats = info.stats;
-    const oldestSeconds = stats ? this.#int(stats.oldestTask, 'stats.oldestTask') : 0;
-    return {
-      // totalTasks counts leased and delayed tasks too: the API does not split them.
-      ready: stats ? this.#int(stats.totalTasks, 'stats.totalTasks') : 0,
-      delayed: 0,
-      leased: 0,
-      dead: 0,
-      oldestReadyAgeSeconds: null,
-      // oldestTask is in seconds (the one v1beta2 time that is not in µs); 0: no task.
-      oldestEta: oldestSeconds > 0 ? oldestSeconds * 1000 : null,
-      leasedLastMinute: stats ? this.#int(stats.leasedLastMinute, 'stats.leasedLastMinute') : 0,
-      leasedLastHour: stats ? this.#int(stats.leasedLastHour, 'stats.leasedLastHour') : 0,
-    };
+    return statsFromV1beta2(info);
   }
 
   async getQueue(name: string): Promise<QueueInfo | null> {
@@ -333,13 +299,7 @@ export class V1beta2Backend implements Backend {
       if (error instanceof PullqError && error.code === 'queue_not_found') return null;
       throw error;
     }
-    return {
-      ...DEFAULT_QUEUE_CONFIG,
-      name,
-      // The API does not say when a queue was made.
-      createdAt: 0,
-      maxLeases: typeof info.maxLeases === 'number' ? info.maxLeases : null,
-    };
+    return queueInfoFromV1beta2(name, info);
   }
 
   createQueue(_name: string, _config?: Partial<QueueConfig>): Promise<QueueInfo> {
@@ -387,14 +347,7 @@ export class V1beta2Backend implements Backend {
 
   /** tasks.update fenced by the ref's lease; answers the task with its new leaseTimestamp. */
   async #update(queue: string, ref: LeaseRef, newLeaseSeconds: number): Promise<WireTask> {
-    const fence =
-      'token' in ref
-        ? /^\d{1,19}$/.test(ref.token)
-          ? ref.token
-          : null
-        : Number.isFinite(ref.leaseExpiresAt)
-          ? msToMicros(ref.leaseExpiresAt)
-          : null;
+    const fence = leaseFence(ref);
     // A token this backend could not have handed out names no lease.
     if (fence === null) throw leaseLost(ref.id);
     // POST .../tasks/lease is the lease method, so a task named `lease` is updated with
@@ -413,78 +366,9 @@ export class V1beta2Backend implements Backend {
     });
   }
 
-  /** Runs `run` per item, CONCURRENCY at a time; item errors become items, others throw. */
-  async #each<T, R>(items: readonly T[], run: (item: T) => Promise<R>): Promise<ItemResult<R>[]> {
-    const results: ItemResult<R>[] = [];
-    let next = 0;
-    let failure: { error: unknown } | undefined;
-    const worker = async (): Promise<void> => {
-      while (failure === undefined && next < items.length) {
-        const index = next++;
-        try {
-          results[index] = { ok: true, value: await run(items[index] as T) };
-        } catch (error) {
-          if (error instanceof PullqError && ITEM_CODES.has(error.code)) {
-            results[index] = { ok: false, error };
-          } else {
-            failure ??= { error };
-          }
-        }
-      }
-    };
-    // Every worker settles before the call returns: no request outlives it.
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
-    if (failure !== undefined) throw failure.error;
-    return results;
-  }
-
-  #task(queue: string, wire: WireTask, payload?: Uint8Array, now = this.#clock.now()): Task {
-    if (typeof wire.id !== 'string') throw badAnswer('a task without an id');
-    const eta = Math.ceil(this.#int(wire.leaseTimestamp, 'leaseTimestamp') / 1000);
-    // Servers of the 2012 revision do not send retry_count.
-    const attempts = typeof wire.retry_count === 'number' ? wire.retry_count : 0;
-    let bytes = payload;
-    if (bytes === undefined) {
-      try {
-        bytes = wire.payloadBase64 ? decodePayload(wire.payloadBase64) : new Uint8Array();
-      } catch (error) {
-        throw badAnswer('a payloadBase64 that is not web-safe base64', error);
-      }
-    }
-    return {
-      queue,
-      id: wire.id,
-      payload: bytes,
-      tag: wire.tag === undefined || wire.tag === '' ? null : wire.tag,
-      enqueuedAt:
-        wire.enqueueTimestamp === undefined
-          ? 0
-          : Math.floor(this.#int(wire.enqueueTimestamp, 'enqueueTimestamp') / 1000),
-      eta,
-      attempts,
-      state: stateOf(eta, attempts, now),
-      lastError: null,
-      deadLetteredFrom: null,
-    };
-  }
-
-  #leased(queue: string, wire: WireTask): LeasedTask {
-    const task = this.#task(queue, wire);
-    const leaseToken = String(this.#int(wire.leaseTimestamp, 'leaseTimestamp'));
-    return { ...task, state: 'leased', leaseToken };
-  }
-
-  #int(value: unknown, field: string): number {
-    try {
-      return readInt64(value, field);
-    } catch (error) {
-      throw badAnswer(`${field} that is not an integer`, error);
-    }
-  }
-
   /** One request to a queue's path: JSON in, JSON out; any failure as a catalog error. */
   async #call<T>(
-    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+    method: JsonRequest['method'],
     queue: string,
     subPath: string,
     options: CallOptions = {},
@@ -495,24 +379,20 @@ export class V1beta2Backend implements Backend {
     const project = encodeURIComponent(options.project ?? this.#project);
     const where = `${this.#root}/${project}/taskqueues/${queue}${subPath}`;
     const query = options.query ? `?${new URLSearchParams(options.query).toString()}` : '';
-    let status: number;
-    let text: string;
-    try {
-      const response = await this.#dispatcher.request({
+    const { status, text } = await sendRequest(
+      this.#dispatcher,
+      {
         origin: this.#origin,
         path: where + query,
         method,
         headers: options.body === undefined ? this.#headers : this.#jsonHeaders,
-        body: options.body === undefined ? null : JSON.stringify(options.body),
-        signal: options.signal ?? null,
-        headersTimeout: this.#timeoutMs,
-        bodyTimeout: this.#timeoutMs,
-      });
-      status = response.statusCode;
-      text = await response.body.text();
-    } catch (error) {
-      throw this.#transportError(error, `${method} ${this.#origin}${where}`);
-    }
+        body: options.body,
+        signal: options.signal,
+        timeoutMs: this.#timeoutMs,
+      },
+      `${method} ${this.#origin}${where}`,
+      () => this.#closed,
+    );
     if (status >= 200 && status < 300) {
       if (text === '') return undefined as T;
       try {
@@ -523,39 +403,6 @@ export class V1beta2Backend implements Backend {
     }
     throw errorFromGoogle(status, parseOrText(text), options.about ?? 'queue');
   }
-
-  // Duplicated from http.ts (a few lines; that file is not this one's to change).
-  #transportError(error: unknown, where: string): PullqError {
-    const code = errorCode(error);
-    const message = error instanceof Error ? error.message : String(error);
-    if (code !== undefined && TIMEOUT_CODES.has(code)) {
-      return new PullqError('timeout', `${where} took too long: ${message}`, {
-        cause: error,
-        details: { code },
-      });
-    }
-    if ((code !== undefined && UNAVAILABLE_CODES.has(code)) || this.#closed) {
-      return new PullqError('unavailable', `${where} failed: ${message}`, {
-        cause: error,
-        details: { code: code ?? null },
-      });
-    }
-    return new PullqError('internal', `${where} failed: ${message}`, { cause: error });
-  }
-}
-
-/**
- * The API does not say whether a task is leased. A future leaseTimestamp on a task leased
- * before is read as a running lease (a release with a delay looks the same); on a task never
- * leased, as a delay.
- */
-function stateOf(eta: number, attempts: number, now: number): TaskState {
-  if (eta <= now) return 'ready';
-  return attempts > 0 ? 'leased' : 'delayed';
-}
-
-function isTaskId(id: unknown): id is string {
-  return typeof id === 'string' && TASK_ID_PATTERN.test(id);
 }
 
 function notInApi(verb: string, instead: string): Promise<never> {
@@ -564,121 +411,4 @@ function notInApi(verb: string, instead: string): Promise<never> {
       details: { verb },
     }),
   );
-}
-
-function badAnswer(what: string, cause?: unknown): PullqError {
-  return new PullqError('internal', `the v1beta2 server sent ${what}`, {
-    ...(cause === undefined ? {} : { cause }),
-  });
-}
-
-/** Google's envelope `{error: {code, message, errors: [{reason}]}}` as a catalog error. */
-function errorFromGoogle(status: number, body: unknown, subject: Subject): PullqError {
-  const inner = (body as { error?: unknown } | null)?.error as
-    { code?: unknown; message?: unknown; errors?: { reason?: unknown }[] } | undefined;
-  // A pullq route outside v1beta2 (an unknown path) answers in the native form: exact codes.
-  if (typeof inner === 'object' && inner !== null && isErrorCode(inner.code)) {
-    return errorFromWire(status, body);
-  }
-  const message =
-    typeof inner?.message === 'string'
-      ? inner.message
-      : typeof body === 'string' && body !== ''
-        ? body.slice(0, 200)
-        : `HTTP ${status}`;
-  const first = Array.isArray(inner?.errors) ? inner.errors[0] : undefined;
-  const reason = typeof first?.reason === 'string' ? first.reason : null;
-  return new PullqError(codeOf(status, reason, message, subject), message, {
-    details: { status, ...(reason === null ? {} : { reason }) },
-  });
-}
-
-function codeOf(
-  status: number,
-  reason: string | null,
-  message: string,
-  subject: Subject,
-): ErrorCode {
-  switch (status) {
-    case 400:
-      // App Engine (and pullq, as it) answered a taken or tombstoned id with 400 `duplicate`,
-      // and an expired or foreign lease with 400 `invalid`.
-      if (reason === 'duplicate') return 'already_exists';
-      if (subject === 'fence' && LEASE_MESSAGE.test(message)) return 'lease_lost';
-      return reason === 'parseError' ? 'malformed_request' : 'invalid_argument';
-    case 401:
-      return 'unauthenticated';
-    case 403:
-      // Google sent quota errors as 403 `rateLimitExceeded` / `userRateLimitExceeded`.
-      return reason !== null && /rateLimitExceeded$/i.test(reason)
-        ? 'rate_limited'
-        : 'permission_denied';
-    case 404:
-      return subject === 'queue' ? 'queue_not_found' : notFoundOnTask(message);
-    case 405:
-      return 'method_not_allowed';
-    case 409:
-      return subject === 'fence' ? 'lease_lost' : 'already_exists';
-    case 413:
-      return 'payload_too_large';
-    case 415:
-      return 'unsupported_media_type';
-    case 429:
-      return 'rate_limited';
-    case 501:
-      return 'unsupported';
-    case 502:
-    case 503:
-      return 'unavailable';
-    case 504:
-      return 'timeout';
-    default:
-      return 'internal';
-  }
-}
-
-/**
- * A 404 on a task's path is about the queue or the task; only the message tells. Quoted names
- * are dropped first, so a queue called "task-1" cannot mislead: App Engine said "Queue not
- * found.", pullq says `queue "q" does not exist` or `task "t" is not in queue "q"`.
- */
-function notFoundOnTask(message: string): ErrorCode {
-  const bare = message.replace(/"[^"]*"/g, '');
-  return /^\W*queue\b/i.test(bare) ? 'queue_not_found' : 'task_not_found';
-}
-
-function parseOrText(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return text;
-  }
-}
-
-/** Socket-level failures: the request may or may not have reached the server. */
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'ETIMEDOUT',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_DESTROYED',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-
-/** The system or undici code of a failure, also inside an AggregateError or a cause. */
-function errorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') return code;
-  if (error instanceof AggregateError) return errorCode(error.errors[0]);
-  const cause = (error as { cause?: unknown } | null)?.cause;
-  return cause === undefined ? undefined : errorCode(cause);
 }
