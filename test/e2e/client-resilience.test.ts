@@ -76,7 +76,7 @@ const BODY_SENT = 'undici:request:bodySent';
  * lands while that request is on the wire, before or after the server acted on it.
  */
 function whenSent(origin: string, pattern: RegExp): Promise<void> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const listener = (message: unknown): void => {
       const { request } = message as {
         request: { origin: unknown; method: string; path: string };
@@ -84,8 +84,14 @@ function whenSent(origin: string, pattern: RegExp): Promise<void> {
       if (new URL(String(request.origin)).origin !== origin) return;
       if (!pattern.test(`${request.method} ${request.path}`)) return;
       unsubscribe(BODY_SENT, listener);
+      clearTimeout(timer);
       resolve();
     };
+    // The client's requests no longer show on undici's channel: fail, rather than wait forever.
+    const timer = setTimeout(() => {
+      unsubscribe(BODY_SENT, listener);
+      reject(new Error(`no request matching ${String(pattern)} was seen on ${BODY_SENT}`));
+    }, 20_000);
     subscribe(BODY_SENT, listener);
   });
 }
