@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { Agent, createServer, request as httpRequest } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import type { QueueStats } from '../../src/backends/backend.ts';
 import { Connection } from '../../src/client/connection.ts';
 import type { RetryEvent } from '../../src/client/retry.ts';
 import { isPullqError } from '../../src/protocol/errors.ts';
+import { startCountingProxy, type CountingProxy } from './fixtures/counting-proxy.ts';
 import { TEST_ADMIN_TOKEN, bearer, startServe, type ServeProcess } from './serve-process.ts';
 
 /** Quick retries, and enough of them to ride out a restart (about a second here). */
@@ -250,79 +250,6 @@ describe('the client across a SIGKILL and restart of pullq serve', () => {
   });
 });
 
-interface CountingProxy {
-  url: string;
-  /** `METHOD path` of every request the proxy received, in order. */
-  requests: string[];
-  /** Answers the next `count` requests itself with 503 `unavailable`. */
-  failNext(count: number): void;
-  /** Passes the next `count` requests on, waits for the server's whole answer, and then
-   * drops the client's connection instead of answering: the call landed, its answer is lost. */
-  loseAnswers(count: number): void;
-  close(): Promise<void>;
-}
-
-const BUSY = 'the proxy plays a busy server';
-
-/** A bare HTTP proxy to `target` that counts what passes, and can play an unavailable server. */
-async function startCountingProxy(target: string): Promise<CountingProxy> {
-  const upstream = new URL(target);
-  const agent = new Agent({ keepAlive: true });
-  const requests: string[] = [];
-  let failures = 0;
-  let losses = 0;
-  const server = createServer((request, response) => {
-    requests.push(`${request.method} ${request.url}`);
-    if (failures > 0) {
-      failures--;
-      request.resume();
-      response.writeHead(503, { 'content-type': 'application/json' });
-      response.end(
-        JSON.stringify({ error: { code: 'unavailable', message: BUSY, retryable: true } }),
-      );
-      return;
-    }
-    const lose = losses > 0;
-    if (lose) losses--;
-    const forward = httpRequest(
-      {
-        host: upstream.hostname,
-        port: upstream.port,
-        method: request.method,
-        path: request.url,
-        headers: request.headers,
-        agent,
-      },
-      (answer) => {
-        if (lose) {
-          answer.resume();
-          answer.on('end', () => response.socket?.destroy());
-          return;
-        }
-        response.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(response);
-      },
-    );
-    forward.on('error', (error) => response.destroy(error));
-    request.pipe(forward);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    failNext: (count) => (failures = count),
-    loseAnswers: (count) => (losses = count),
-    close: async () => {
-      server.closeAllConnections();
-      server.close();
-      await once(server, 'close');
-      agent.destroy();
-    },
-  };
-}
-
 describe('which errors the client retries, counted at a proxy in front of pullq serve', () => {
   const cleanups: Cleanup[] = [];
   let server: ServeProcess;
@@ -427,46 +354,5 @@ describe('which errors the client retries, counted at a proxy in front of pullq 
       [1, 2, 1, 2, 1, 2].map((retry) => ['unavailable', retry]),
     );
     assert.deepEqual(await queueCounts(server.url, 'busy'), EMPTY);
-  });
-
-  it('a put whose answer was lost after it landed is retried and stored once', async () => {
-    const queue = connect(TEST_ADMIN_TOKEN).simpleQueue<string>('lost-put');
-    proxy.loseAnswers(1);
-    const put = await through(() => queue.put('stored once'));
-    // The repeat finds its own id taken (already_exists) and reads the task back to compare.
-    assert.deepEqual(put.requests, [
-      'POST /v1/queues/lost-put/tasks',
-      'POST /v1/queues/lost-put/tasks',
-      `GET /v1/queues/lost-put/tasks/${put.result}`,
-    ]);
-    assert.deepEqual(
-      retries.map((event) => event.error.code),
-      ['unavailable'],
-    );
-    assert.deepEqual(await queueCounts(server.url, 'lost-put'), { ...EMPTY, ready: 1 });
-    const message = await queue.get({ timeout: 2 });
-    assert.ok(message !== null);
-    assert.equal(message.id, put.result);
-    assert.equal(message.body, 'stored once');
-  });
-
-  it('an ack whose answer was lost after it landed is retried and resolves; the task is gone', async () => {
-    const queue = connect(TEST_ADMIN_TOKEN).simpleQueue<string>('lost-ack');
-    await queue.put('acked once');
-    const message = await queue.get({ timeout: 2 });
-    assert.ok(message !== null);
-    proxy.loseAnswers(1);
-    const ack = await through(() => message.ack());
-    // The repeat finds the task gone (task_not_found): the first try deleted it.
-    assert.deepEqual(ack.requests, [
-      'POST /v1/queues/lost-ack/ack',
-      'POST /v1/queues/lost-ack/ack',
-    ]);
-    assert.equal(message.state, 'acked');
-    assert.deepEqual(
-      retries.map((event) => event.error.code),
-      ['unavailable'],
-    );
-    assert.deepEqual(await queueCounts(server.url, 'lost-ack'), EMPTY);
   });
 });

@@ -5,68 +5,23 @@
  * first try worked must report success.
  */
 import assert from 'node:assert/strict';
-import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { MemoryBackend } from '../../src/backends/memory.ts';
 import { Connection } from '../../src/client/connection.ts';
 import { buildServer, type PullqServer } from '../../src/server/app.ts';
+import { startCountingProxy, type CountingProxy } from '../e2e/fixtures/counting-proxy.ts';
 
-/** Forwards everything; answers of requests whose path matches `dropAnswerOf` are thrown
- * away (the connection is cut) once the server has handled them, as many times as asked. */
-class LossyProxy {
-  dropAnswerOf: RegExp | null = null;
-  drops = 0;
-  dropped = 0;
-  readonly server: Server;
-
-  constructor(upstream: string) {
-    const target = new URL(upstream);
-    this.server = createServer((incoming, outgoing) => {
-      const forward = httpRequest(
-        {
-          host: target.hostname,
-          port: target.port,
-          path: incoming.url,
-          method: incoming.method,
-          headers: incoming.headers,
-        },
-        (answer) => {
-          const chunks: Buffer[] = [];
-          answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-          answer.on('end', () => {
-            const drop = this.dropAnswerOf?.test(incoming.url ?? '') && this.drops > 0;
-            if (drop) {
-              this.drops--;
-              this.dropped++;
-              incoming.socket.destroy();
-              return;
-            }
-            outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
-            outgoing.end(Buffer.concat(chunks));
-          });
-        },
-      );
-      incoming.pipe(forward);
-    });
-  }
-
-  async listen(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  drop(path: RegExp, times = 1): void {
-    this.dropAnswerOf = path;
-    this.drops = times;
-    this.dropped = 0;
-  }
+/** The first request after `loseAnswers(1)` went out a second time (the retry). */
+function repeatedFirst(proxy: CountingProxy): boolean {
+  const [first, second] = proxy.requests;
+  return first !== undefined && first === second;
 }
 
 describe('retried calls whose first try took effect', () => {
   let memory: MemoryBackend;
   let pullq: PullqServer;
-  let proxy: LossyProxy;
+  let proxy: CountingProxy;
   let connection: Connection;
   let queueCount = 0;
   let name = '';
@@ -76,9 +31,8 @@ describe('retried calls whose first try took effect', () => {
     pullq = await buildServer({ backend: memory });
     await pullq.app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = pullq.app.server.address() as AddressInfo;
-    proxy = new LossyProxy(`http://127.0.0.1:${port}`);
-    const url = await proxy.listen();
-    connection = new Connection(url.replace('http:', 'pullq:'), {
+    proxy = await startCountingProxy(`http://127.0.0.1:${port}`);
+    connection = new Connection(proxy.url.replace('http:', 'pullq:'), {
       retry: { initialDelayMs: 5, maxDelayMs: 20 },
     });
   });
@@ -87,17 +41,17 @@ describe('retried calls whose first try took effect', () => {
   });
   after(async () => {
     await connection.close();
-    proxy.server.closeAllConnections();
-    proxy.server.close();
+    await proxy.close();
     await pullq.app.close();
     await memory.close();
   });
 
   it('a put whose answer was lost is inserted once, and resolves', async () => {
     const queue = connection.simpleQueue<string>(name);
-    proxy.drop(/\/tasks$/);
+    proxy.requests.length = 0;
+    proxy.loseAnswers(1);
     const id = await queue.put('exactly once');
-    assert.equal(proxy.dropped, 1, 'the proxy did not drop the answer');
+    assert.ok(repeatedFirst(proxy), 'the call was not repeated after its answer was lost');
     const stats = await memory.stats(name);
     assert.equal(stats.ready, 1);
     assert.equal((await memory.get(name, id))?.id, id);
@@ -105,18 +59,20 @@ describe('retried calls whose first try took effect', () => {
 
   it('a named put whose answer was lost resolves with its name, inserted once', async () => {
     const queue = connection.simpleQueue<string>(name);
-    proxy.drop(/\/tasks$/);
+    proxy.requests.length = 0;
+    proxy.loseAnswers(1);
     assert.equal(await queue.put('named', { name: 'invoice-9' }), 'invoice-9');
-    assert.equal(proxy.dropped, 1);
+    assert.ok(repeatedFirst(proxy), 'the call was not repeated after its answer was lost');
     assert.equal((await memory.stats(name)).ready, 1);
   });
 
   it('a put of a name taken by another task still fails already_exists on the retry', async () => {
     const queue = connection.simpleQueue<string>(name);
     await queue.put('the first owner', { name: 'taken' });
-    proxy.drop(/\/tasks$/);
+    proxy.requests.length = 0;
+    proxy.loseAnswers(1);
     await assert.rejects(queue.put('someone else', { name: 'taken' }), { code: 'already_exists' });
-    assert.equal(proxy.dropped, 1);
+    assert.ok(repeatedFirst(proxy), 'the call was not repeated after its answer was lost');
   });
 
   it('an ack whose answer was lost resolves, and the task is gone', async () => {
@@ -124,9 +80,10 @@ describe('retried calls whose first try took effect', () => {
     const id = await queue.put('ack me');
     const message = await queue.get({ timeout: 5 });
     assert.ok(message);
-    proxy.drop(/\/ack$/);
+    proxy.requests.length = 0;
+    proxy.loseAnswers(1);
     await message.ack();
-    assert.equal(proxy.dropped, 1);
+    assert.ok(repeatedFirst(proxy), 'the call was not repeated after its answer was lost');
     assert.equal(message.state, 'acked');
     assert.equal(await memory.get(name, id), null);
   });
@@ -136,9 +93,10 @@ describe('retried calls whose first try took effect', () => {
     await queue.put('put me back');
     const message = await queue.get({ timeout: 5 });
     assert.ok(message);
-    proxy.drop(/\/release$/);
+    proxy.requests.length = 0;
+    proxy.loseAnswers(1);
     await message.requeue();
-    assert.equal(proxy.dropped, 1);
+    assert.ok(repeatedFirst(proxy), 'the call was not repeated after its answer was lost');
     assert.equal((await memory.stats(name)).ready, 1);
   });
 });
