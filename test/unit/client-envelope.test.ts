@@ -8,33 +8,15 @@ import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { encode as msgpackEncode } from '@msgpack/msgpack';
 import fc from 'fast-check';
-import {
-  decodeEnvelope,
-  encodeEnvelope,
-  type DecodedPayload,
-  type Headers,
-} from '../../src/client/envelope.ts';
+import { decodeEnvelope, encodeEnvelope, type Headers } from '../../src/client/envelope.ts';
 import { decompress, serializerByContentType } from '../../src/client/serializers.ts';
-import { isPullqError, type ErrorCode } from '../../src/protocol/errors.ts';
-
-const bytesOf = (text: string): Uint8Array => new TextEncoder().encode(text);
-const textOf = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
-const envelopeJson = (fields: Record<string, unknown>): Uint8Array =>
-  bytesOf(JSON.stringify({ pullq: 1, headers: {}, ...fields }));
-
-function assertErrorCode(decoded: DecodedPayload, code: ErrorCode): void {
-  assert.ok(decoded.error, `expected a ${code} error, got body ${String(decoded.body)}`);
-  assert.equal(decoded.error.code, code, decoded.error.message);
-  assert.equal(decoded.body, undefined);
-}
-
-function assertThrowsCode(run: () => unknown, code: ErrorCode, message?: RegExp): void {
-  assert.throws(run, (error) => {
-    assert.ok(isPullqError(error, code), `expected ${code}, got ${String(error)}`);
-    if (message) assert.match(error.message, message);
-    return true;
-  });
-}
+import {
+  bytesOf,
+  textOf,
+  envelopeJson,
+  assertErrorCode,
+  assertThrowsCode,
+} from './envelope-helpers.ts';
 
 describe('client envelope: headers', () => {
   it('headers default to an empty object', () => {

@@ -7,12 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { brotliCompressSync, gzipSync, zstdCompressSync } from 'node:zlib';
 import fc from 'fast-check';
-import {
-  decodeEnvelope,
-  encodeEnvelope,
-  type DecodedPayload,
-  type Headers,
-} from '../../src/client/envelope.ts';
+import { decodeEnvelope, encodeEnvelope, type Headers } from '../../src/client/envelope.ts';
 import {
   COMPRESSION_NAMES,
   compress,
@@ -22,25 +17,7 @@ import {
   type CompressionName,
   type SerializerName,
 } from '../../src/client/serializers.ts';
-import { isPullqError, type ErrorCode } from '../../src/protocol/errors.ts';
-
-const bytesOf = (text: string): Uint8Array => new TextEncoder().encode(text);
-const envelopeJson = (fields: Record<string, unknown>): Uint8Array =>
-  bytesOf(JSON.stringify({ pullq: 1, headers: {}, ...fields }));
-
-function assertErrorCode(decoded: DecodedPayload, code: ErrorCode): void {
-  assert.ok(decoded.error, `expected a ${code} error, got body ${String(decoded.body)}`);
-  assert.equal(decoded.error.code, code, decoded.error.message);
-  assert.equal(decoded.body, undefined);
-}
-
-function assertThrowsCode(run: () => unknown, code: ErrorCode, message?: RegExp): void {
-  assert.throws(run, (error) => {
-    assert.ok(isPullqError(error, code), `expected ${code}, got ${String(error)}`);
-    if (message) assert.match(error.message, message);
-    return true;
-  });
-}
+import { envelopeJson, assertErrorCode, assertThrowsCode } from './envelope-helpers.ts';
 
 const SAMPLE_BODIES: Record<SerializerName, unknown> = {
   json: { a: 1, list: [true, null, 'é'], nested: { emoji: '🐟' } },
