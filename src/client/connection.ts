@@ -118,9 +118,7 @@ export class Connection implements AsyncDisposable {
   /** A queue handle; queues are created on first use unless `autoCreateQueues` is off. */
   simpleQueue<T = unknown>(name: string, options: SimpleQueueOptions = {}): SimpleQueue<T> {
     if (this.#closed) throw closedError();
-    const queue = new SimpleQueue<T>(this, name, options);
-    this.#queues.add(queue);
-    return queue;
+    return new SimpleQueue<T>(this, name, options);
   }
 
   /**
@@ -139,14 +137,19 @@ export class Connection implements AsyncDisposable {
     );
   }
 
-  /** @internal SimpleQueue tells its connection it closed. */
-  forget(queue: { closeAll(): Promise<void> }): void {
-    this.#queues.delete(queue);
+  /**
+   * @internal A queue is tracked while it waits on a lease or holds tasks (buffered or handed
+   * out), so close() can give them back; an idle queue is not, so handles made per call are
+   * garbage-collected.
+   */
+  track(queue: { closeAll(): Promise<void> }, active: boolean): void {
+    if (active) this.#queues.add(queue);
+    else this.#queues.delete(queue);
   }
 
   /**
-   * Closes every queue (their buffered tasks and the messages handed out and not settled are
-   * released, so other consumers get them at once), then the backend.
+   * Closes every queue that holds tasks (their buffered tasks and the messages handed out and
+   * not settled are released, so other consumers get them at once), then the backend.
    */
   async close(): Promise<void> {
     if (this.#closed) return;

@@ -71,6 +71,8 @@ export class SimpleQueue<T = unknown> implements AsyncIterable<Message<T>>, Asyn
   readonly #held = new Set<Message<unknown>>();
   readonly #closing = new AbortController();
   #filling: Promise<void> | undefined;
+  /** Lease requests under way. */
+  #inFlight = 0;
   /** The backend's, once connected (messages exist only after a lease, so by then). */
   #capabilities!: Capabilities;
   #closed = false;
@@ -160,6 +162,7 @@ export class SimpleQueue<T = unknown> implements AsyncIterable<Message<T>>, Asyn
   async clear(): Promise<number> {
     this.#checkOpen();
     this.#buffer.length = 0;
+    this.#track();
     return (await this.#unlessMissing((backend) => backend.purgeQueue(this.name))) ?? 0;
   }
 
@@ -180,25 +183,34 @@ export class SimpleQueue<T = unknown> implements AsyncIterable<Message<T>>, Asyn
     this.#closed = true;
     this.#closing.abort();
     await this.#filling?.catch(() => undefined);
-    const buffered = this.#buffer.splice(0);
-    if (buffered.length > 0) {
-      await this.#connection
-        .ensure((backend) =>
-          backend.release(
-            this.name,
-            buffered.map(({ task }) => ({ ref: { id: task.id, token: task.leaseToken } })),
-          ),
-        )
-        // The leases run out on their own; a close never fails for want of a server.
-        .catch(() => undefined);
-    }
-    this.#connection.forget(this);
+    await this.#giveBack(this.#buffer.splice(0).map(({ task }) => task));
+    this.#track();
   }
 
   /** @internal Connection.close(): close, and give back the messages handed out and unsettled. */
   async closeAll(): Promise<void> {
     await this.close();
     await Promise.allSettled([...this.#held].map(async (message) => message.release()));
+  }
+
+  /** Releases leases at once (lease set to 0) so that other consumers get the tasks now. */
+  async #giveBack(tasks: LeasedTask[]): Promise<void> {
+    if (tasks.length === 0) return;
+    await this.#connection
+      .ensure((backend) =>
+        backend.release(
+          this.name,
+          tasks.map((task) => ({ ref: { id: task.id, token: task.leaseToken } })),
+        ),
+      )
+      // The leases run out on their own; a close never fails for want of a server.
+      .catch(() => undefined);
+  }
+
+  /** Tells the connection whether this queue has anything close() must give back. */
+  #track(): void {
+    const active = this.#inFlight > 0 || this.#buffer.length > 0 || this.#held.size > 0;
+    this.#connection.track(this, active);
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Message<T>> {
@@ -244,9 +256,9 @@ export class SimpleQueue<T = unknown> implements AsyncIterable<Message<T>>, Asyn
     let first = true;
     for (;;) {
       signal?.throwIfAborted();
+      if (this.#closed) return null;
       const message = await this.#takeBuffered();
       if (message !== null) return message;
-      if (this.#closed) return null;
       const remainingMs = deadline - performance.now();
       if (remainingMs <= 0 && !first) return null;
       first = false;
@@ -278,11 +290,22 @@ export class SimpleQueue<T = unknown> implements AsyncIterable<Message<T>>, Asyn
       ? Math.min(remainingMs / 1000, LONG_POLL_CHUNK_SECONDS)
       : 0;
     const startedAt = this.#connection.options.clock.now();
-    const tasks = await this.#lease(waitSeconds);
-    const expiresAt = startedAt + this.#leaseSeconds * 1000;
-    for (const task of tasks) this.#buffer.push({ task, expiresAt });
-    // Leased while close() ran: close() gives back what is in the buffer once this settles.
-    return tasks.length;
+    this.#inFlight++;
+    this.#track();
+    try {
+      const tasks = await this.#lease(waitSeconds);
+      if (this.#closed) {
+        // Leased while close() ran: no one will get these here.
+        await this.#giveBack(tasks);
+        return 0;
+      }
+      const expiresAt = startedAt + this.#leaseSeconds * 1000;
+      for (const task of tasks) this.#buffer.push({ task, expiresAt });
+      return tasks.length;
+    } finally {
+      this.#inFlight--;
+      this.#track();
+    }
   }
 
   async #lease(waitSeconds: number): Promise<LeasedTask[]> {
@@ -343,6 +366,7 @@ export class SimpleQueue<T = unknown> implements AsyncIterable<Message<T>>, Asyn
         return message;
       } catch (error) {
         this.#held.delete(message);
+        this.#track();
         if (error instanceof PullqError && ['lease_lost', 'task_not_found'].includes(error.code)) {
           continue; // someone else has it now
         }
@@ -356,10 +380,14 @@ export class SimpleQueue<T = unknown> implements AsyncIterable<Message<T>>, Asyn
       queue: this.name,
       capabilities: this.#capabilities,
       ensure: (operation) => this.#connection.ensure(operation),
-      settled: (message) => this.#held.delete(message),
+      settled: (message) => {
+        this.#held.delete(message);
+        this.#track();
+      },
     };
     const message = new Message<T>(task, decodeEnvelope(task.payload, this.#decode), delivery);
     this.#held.add(message);
+    this.#track();
     return message;
   }
 

@@ -1,7 +1,7 @@
 /**
  * The built-in transports:
- * - `memory://` and `memory://name`: in this process; every connection to the same name shares
- *   one store (kept while any of them is open), so a producer and a consumer can meet.
+ * - `memory://`: a store of this connection's own, gone when it closes; `memory://name`: a
+ *   store of this process shared by every connection to that name.
  * - `sqlite:///absolute/path.db`, `sqlite://relative/path.db`: an embedded database, no
  *   server; `?synchronous=FULL` for fsync on every commit.
  * - `pullq://host:port`, `pullqs://` (TLS), `http://`, `https://`: a pullq server; with
@@ -15,41 +15,29 @@ import { V1beta2Backend } from '../backends/v1beta2-http.ts';
 import { PullqError } from '../protocol/errors.ts';
 import { registerTransport, type TransportSettings } from './registry.ts';
 
-const sharedMemory = new Map<string, { backend: MemoryBackend; users: number }>();
+/** Named memory stores live as long as the process, like kombu's memory transport: a
+ * producer and a consumer meet there whichever connects first, and whenever. */
+const namedMemory = new Map<string, MemoryBackend>();
 
-/** A handle on a shared backend: closing it lets go of the store, which closes with its last
- * user. */
-function borrowed(backend: Backend, release: () => Promise<void>): Backend {
-  let released = false;
+function openMemory({ url }: TransportSettings): Backend {
+  const name = url.host + url.pathname.replace(/^\/+$/, '');
+  if (name === '') return new MemoryBackend();
+  let store = namedMemory.get(name);
+  if (store === undefined) {
+    store = new MemoryBackend();
+    namedMemory.set(name, store);
+  }
+  return unclosable(store);
+}
+
+/** A handle on a shared store: closing the connection leaves the store open for the others. */
+function unclosable(backend: Backend): Backend {
   return new Proxy(backend, {
     get(target, property) {
-      if (property === 'close') {
-        return async () => {
-          if (released) return;
-          released = true;
-          await release();
-        };
-      }
+      if (property === 'close') return async () => undefined;
       const value: unknown = Reflect.get(target, property, target);
       return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
     },
-  });
-}
-
-function openMemory({ url }: TransportSettings): Backend {
-  const name = url.host + url.pathname;
-  let entry = sharedMemory.get(name);
-  if (entry === undefined) {
-    entry = { backend: new MemoryBackend(), users: 0 };
-    sharedMemory.set(name, entry);
-  }
-  entry.users++;
-  const shared = entry;
-  return borrowed(shared.backend, async () => {
-    shared.users--;
-    if (shared.users > 0) return;
-    sharedMemory.delete(name);
-    await shared.backend.close();
   });
 }
 

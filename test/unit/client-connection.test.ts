@@ -114,12 +114,20 @@ describe('memory:// stores', () => {
     assert.equal(await c.simpleQueue('q').getNowait(), null);
   });
 
-  it('the store goes away with its last connection', async () => {
-    const first = new Connection('memory://short-lived');
-    await first.simpleQueue('q').put('kept while open');
+  it('a named store outlives its connections, like kombu memory', async () => {
+    const first = new Connection('memory://long-lived');
+    await first.simpleQueue('q').put('still here');
     await first.close();
-    await using second = new Connection('memory://short-lived');
-    assert.equal(await second.simpleQueue('q').getNowait(), null);
+    await using second = new Connection('memory://long-lived');
+    assert.equal((await second.simpleQueue('q').get({ timeout: 1 }))?.body, 'still here');
+  });
+
+  it("memory:// without a name is the connection's own store", async () => {
+    await using a = new Connection('memory://');
+    await using b = new Connection('memory://');
+    await a.simpleQueue('q').put('private');
+    assert.equal(await b.simpleQueue('q').getNowait(), null);
+    assert.equal((await a.simpleQueue('q').getNowait())?.body, 'private');
   });
 
   it('await using closes the connection at the end of the block', async () => {

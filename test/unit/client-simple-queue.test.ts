@@ -91,3 +91,37 @@ describe('SimpleQueue on a missing queue', () => {
     });
   });
 });
+
+describe('what connection.close gives back', () => {
+  it('a message held from a queue closed earlier is still given back', async () => {
+    const connection = new Connection('memory://held-after-queue-close');
+    await using other = new Connection('memory://held-after-queue-close');
+    const queue = connection.simpleQueue<string>('q');
+    await queue.put('in hand');
+    const message = await queue.get({ timeout: 1 });
+    assert.ok(message);
+    await queue.close();
+    await connection.close();
+    assert.equal(message.state, 'released');
+    assert.equal((await other.simpleQueue<string>('q').get({ timeout: 1 }))?.body, 'in hand');
+  });
+
+  it('a task leased by a getNowait under way when its queue closes is given back', async () => {
+    await using connection = new Connection('memory://nowait-close');
+    const queue = connection.simpleQueue<string>('q');
+    await queue.put('caught in the middle');
+    const nowait = queue.getNowait();
+    await queue.close();
+    const got = await nowait;
+    if (got === null) {
+      const again = await connection.simpleQueue<string>('q').get({ timeout: 1 });
+      assert.equal(
+        again?.body,
+        'caught in the middle',
+        'the task was neither handed out nor given back',
+      );
+    } else {
+      assert.equal(got.body, 'caught in the middle');
+    }
+  });
+});
