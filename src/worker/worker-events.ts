@@ -1,0 +1,54 @@
+/**
+ * The events a Worker emits and the shapes of its stats() and stop() report.
+ */
+
+export interface StopReport {
+  /** Running handlers were aborted (second signal, `force`, or the grace period ran out). */
+  forced: boolean;
+  /** Leased but not started: given back at once. */
+  releasedBuffered: string[];
+  /** Running when the stop was forced: aborted and given back. */
+  releasedRunning: string[];
+}
+
+export interface WorkerStats {
+  /** Handlers that returned. */
+  processed: number;
+  /** Attempts that threw (or timed out). */
+  failed: number;
+  /** Failed attempts released for another try. */
+  retried: number;
+  /** Failed attempts dead-lettered. */
+  dead: number;
+  /** Tasks given back unprocessed (shutdown, a dead child). */
+  released: number;
+  /** Settles or renewals that found the lease gone. */
+  leaseLost: number;
+  /** Leases extended by the lease keeper. */
+  renewals: number;
+  inFlight: number;
+  buffered: number;
+  /** The children's process ids. */
+  pids: number[];
+}
+
+export interface WorkerEvents {
+  processed: [{ id: string; attempts: number; pid: number; acked: boolean }];
+  failed: [{ id: string; attempts: number; pid: number; error: string }];
+  retried: [{ id: string; attempts: number; delayMs: number }];
+  dead: [{ id: string; attempts: number; error: string }];
+  renewed: [{ count: number }];
+  'lease-lost': [{ id: string }];
+  'child-start': [{ pid: number }];
+  'child-exit': [
+    {
+      pid: number;
+      code: number | null;
+      signal: NodeJS.Signals | null;
+      expected: boolean;
+      /** Tasks it was running, released at once. */
+      tasks: string[];
+    },
+  ];
+  stopped: [StopReport];
+}

@@ -1,0 +1,430 @@
+/**
+ * Worker: the supervisor of a multi-process worker. It never runs user code: it leases tasks
+ * (into a prefetch buffer sized apart from concurrency), hands each to the child process with
+ * the most free slots, renews the leases of everything buffered or running before they end,
+ * and acks or releases each task by what its child reports. So a handler that blocks its
+ * child's event loop keeps its lease, and a child that dies has its tasks released at once.
+ *
+ *   const worker = new Worker({ connection, queue: 'emails', handler: './tasks.ts' });
+ *   await worker.start();
+ *   ...
+ *   const report = await worker.stop();
+ */
+import { EventEmitter } from 'node:events';
+import { availableParallelism } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
+import { pino, type Logger } from 'pino';
+import type { Capabilities, LeasedTask, QueueInfo } from '../backends/backend.ts';
+import type { Connection } from '../client/connection.ts';
+import { sleep } from '../client/waits.ts';
+import { isPullqError, PullqError } from '../protocol/errors.ts';
+import { LIMITS, checkInt, checkNumber, checkQueueName } from '../protocol/limits.ts';
+import { LeaseKeeper, type Held } from './lease-keeper.ts';
+import { DEFAULT_BACKOFF, outcomeOf, type Backoff } from './policy.ts';
+import { ChildPool, type ChildHandle } from './pool.ts';
+import type { FromChild } from './protocol.ts';
+import { Settler } from './settler.ts';
+import type { StopReport, WorkerEvents, WorkerStats } from './worker-events.ts';
+
+export interface WorkerOptions {
+  connection: Connection;
+  queue: string;
+  /** Path of the handler module (a default export, or tasks made with defineTask). */
+  handler: string;
+  /** Child processes. Default: the CPU count. */
+  processes?: number;
+  /** Handlers each child runs at once. Default 10. */
+  concurrency?: number;
+  /** Tasks leased ahead of a free slot. Default processes * concurrency. */
+  prefetch?: number;
+  /** Length of each lease (renewed while the task is held). Default 60. */
+  leaseSeconds?: number;
+  /** Retry delays: full jitter below baseMs * 2^(attempt-1), at most maxMs. */
+  backoff?: Partial<Backoff>;
+  /** Seconds an attempt may run before its signal aborts and it fails. Default: no limit. */
+  timeoutSeconds?: number | null;
+  /** Seconds running handlers get to finish on stop(). Default 30. */
+  graceSeconds?: number;
+  /** Stop once nothing is ready and nothing is in flight. */
+  once?: boolean;
+  /** pino level of the supervisor's and the children's logs. Default 'info'. */
+  logLevel?: string;
+}
+
+/** A lease a long-poll waits at most, so a dropped connection costs at most this much. */
+const LONG_POLL_SECONDS = 20;
+
+export class Worker extends EventEmitter<WorkerEvents> {
+  readonly queue: string;
+  readonly #connection: Connection;
+  readonly #handler: string;
+  readonly #processes: number;
+  readonly #concurrency: number;
+  readonly #prefetch: number;
+  readonly #leaseSeconds: number;
+  readonly #backoff: Backoff;
+  readonly #timeoutSeconds: number | null;
+  readonly #graceSeconds: number;
+  readonly #once: boolean;
+  readonly #logLevel: string;
+  readonly #logger: Logger;
+  readonly #settler: Settler;
+  readonly #buffer: Held[] = [];
+  readonly #running = new Map<number, Held>();
+  readonly #stopping = new AbortController();
+  readonly #counts = { processed: 0, failed: 0, retried: 0, dead: 0, released: 0, leaseLost: 0 };
+  #keeper: LeaseKeeper | undefined;
+  #pool: ChildPool | undefined;
+  #capabilities: Capabilities | undefined;
+  #maxLeases: number | null = null;
+  #nextKey = 1;
+  #loop: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #stop: Promise<StopReport> | undefined;
+  #force: (() => void) | undefined;
+  #forced = false;
+  #resolveDone!: (report: StopReport) => void;
+  /** Resolves with the stop report once the worker has stopped (by stop() or `once`). */
+  readonly done: Promise<StopReport> = new Promise((resolve) => (this.#resolveDone = resolve));
+
+  constructor(options: WorkerOptions) {
+    super();
+    checkQueueName(options.queue);
+    this.queue = options.queue;
+    this.#connection = options.connection;
+    this.#handler = resolvePath(options.handler);
+    this.#processes = options.processes ?? availableParallelism();
+    checkInt(this.#processes, 'processes', 1, 1024);
+    this.#concurrency = options.concurrency ?? 10;
+    checkInt(this.#concurrency, 'concurrency', 1, 10_000);
+    this.#prefetch = options.prefetch ?? this.#processes * this.#concurrency;
+    checkInt(this.#prefetch, 'prefetch', 1, 100_000);
+    this.#leaseSeconds = options.leaseSeconds ?? 60;
+    checkNumber(this.#leaseSeconds, 'leaseSeconds', 1, LIMITS.maxLeaseSeconds);
+    this.#backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    checkNumber(this.#backoff.baseMs, 'backoff.baseMs', 0, 86_400_000);
+    checkNumber(this.#backoff.maxMs, 'backoff.maxMs', 0, LIMITS.maxEtaAheadSeconds * 1000);
+    this.#timeoutSeconds = options.timeoutSeconds ?? null;
+    if (this.#timeoutSeconds !== null) {
+      checkNumber(this.#timeoutSeconds, 'timeoutSeconds', 0.001, LIMITS.maxLeaseSeconds);
+    }
+    this.#graceSeconds = options.graceSeconds ?? 30;
+    checkNumber(this.#graceSeconds, 'graceSeconds', 0, 86_400);
+    this.#once = options.once ?? false;
+    this.#logLevel = options.logLevel ?? 'info';
+    this.#logger = pino({ level: this.#logLevel, name: 'pullq-worker' }, pino.destination(2));
+    this.#settler = new Settler(this.#connection, this.queue, {
+      leaseLost: (id, verb) => {
+        this.#counts.leaseLost += 1;
+        this.#logger.warn({ task: id, verb }, 'lease lost before the task was settled');
+        this.emit('lease-lost', { id });
+      },
+      batchFailed: (verb, count, error) => {
+        this.#logger.error({ verb, count, err: error }, 'settling failed; the leases will run out');
+      },
+    });
+  }
+
+  /** Reads the queue's settings, forks the children and starts leasing. */
+  async start(): Promise<void> {
+    if (this.#pool !== undefined)
+      throw new PullqError('invalid_argument', 'the worker was started');
+    const info = await this.#queueInfo();
+    this.#maxLeases = info.maxLeases;
+    this.#capabilities = (await this.#connection.connect()).capabilities;
+    this.#pool = new ChildPool(
+      { handler: this.#handler, concurrency: this.#concurrency, logLevel: this.#logLevel },
+      this.#processes,
+      {
+        message: (child, message) => this.#onMessage(child, message),
+        exit: (child, code, signal, expected) => this.#onExit(child, code, signal, expected),
+        ready: (child) => {
+          this.emit('child-start', { pid: child.pid });
+          this.#dispatch();
+        },
+        loadFailed: (message) => this.#logger.error({ message }, 'handler module failed to load'),
+      },
+    );
+    try {
+      await this.#pool.start();
+    } catch (error) {
+      await this.#pool.kill();
+      throw error;
+    }
+    this.#keeper = new LeaseKeeper(this.#connection, this.queue, this.#leaseSeconds, {
+      held: () => [...this.#buffer, ...this.#running.values()],
+      renewed: (count) => this.emit('renewed', { count }),
+      lost: (held) => {
+        this.#counts.leaseLost += 1;
+        const index = this.#buffer.indexOf(held);
+        if (index >= 0) this.#buffer.splice(index, 1);
+        this.#logger.warn({ task: held.task.id }, 'lease lost while held');
+        this.emit('lease-lost', { id: held.task.id });
+      },
+      failed: (error) => this.#logger.error({ err: error }, 'lease renewal failed'),
+    });
+    this.#keeper.start();
+    this.#loop = this.#leaseLoop();
+  }
+
+  /**
+   * Stops: no more leases, the buffer given back at once, running handlers given
+   * `graceSeconds` to finish (acked or released as they do). `force` (or a second call with
+   * it) aborts running handlers, releases their tasks and kills the children.
+   */
+  async stop(options: { force?: boolean } = {}): Promise<StopReport> {
+    if (options.force === true) {
+      this.#forced = true;
+      this.#force?.();
+    }
+    this.#stop ??= this.#shutdown();
+    return this.#stop;
+  }
+
+  stats(): WorkerStats {
+    return {
+      ...this.#counts,
+      renewals: this.#keeper?.renewals ?? 0,
+      inFlight: this.#running.size,
+      buffered: this.#buffer.length,
+      pids: (this.#pool?.children ?? []).map((child) => child.pid),
+    };
+  }
+
+  async #queueInfo(): Promise<QueueInfo> {
+    const found = await this.#connection.ensure(async (backend) => backend.getQueue(this.queue));
+    if (found !== null) return found;
+    if (!this.#connection.options.autoCreateQueues) {
+      throw new PullqError('queue_not_found', `queue ${this.queue} does not exist`);
+    }
+    try {
+      return await this.#connection.ensure(async (backend) => backend.createQueue(this.queue));
+    } catch (error) {
+      if (!isPullqError(error) || error.code !== 'already_exists') throw error;
+      const info = await this.#connection.ensure(async (backend) => backend.getQueue(this.queue));
+      if (info === null) throw error;
+      return info;
+    }
+  }
+
+  async #leaseLoop(): Promise<void> {
+    const signal = this.#stopping.signal;
+    const longPoll = this.#capabilities?.longPoll === true && !this.#once;
+    while (!signal.aborted) {
+      if (this.#buffer.length > this.#prefetch / 2) {
+        await this.#waitForWake(1000);
+        continue;
+      }
+      const max = Math.min(this.#prefetch - this.#buffer.length, LIMITS.maxTasksPerLease);
+      const startedAt = this.#connection.options.clock.now();
+      let tasks: LeasedTask[];
+      try {
+        tasks = await this.#connection.ensure(
+          async (backend) =>
+            backend.lease(this.queue, {
+              max,
+              leaseSeconds: this.#leaseSeconds,
+              ...(longPoll ? { waitSeconds: LONG_POLL_SECONDS, signal } : {}),
+            }),
+          signal,
+        );
+      } catch (error) {
+        if (signal.aborted) break;
+        this.#logger.error({ err: error }, 'lease failed; trying again in 1 s');
+        await sleep(1000, signal);
+        continue;
+      }
+      const expiresAt = startedAt + this.#leaseSeconds * 1000;
+      for (const task of tasks) {
+        this.#buffer.push({ key: this.#nextKey++, task, expiresAt, child: null });
+      }
+      this.#dispatch();
+      if (tasks.length > 0) continue;
+      if (this.#once) {
+        if (this.#buffer.length === 0 && this.#running.size === 0) {
+          void this.stop();
+          return;
+        }
+        await this.#waitForWake(100);
+      } else if (!longPoll) {
+        await sleep(this.#connection.options.pollingInterval * 1000, signal);
+      }
+    }
+  }
+
+  #waitForWake(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#stopping.signal.removeEventListener('abort', done);
+        if (this.#wake === done) this.#wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#stopping.signal.addEventListener('abort', done, { once: true });
+      this.#wake = done;
+    });
+  }
+
+  #dispatch(): void {
+    const pool = this.#pool;
+    if (pool === undefined) return;
+    while (this.#buffer.length > 0) {
+      const child = pool.freest();
+      if (child === null) break;
+      const held = this.#buffer.shift() as Held;
+      held.child = child;
+      child.running.add(held.key);
+      this.#running.set(held.key, held);
+      const { id, queue, payload, tag, attempts, enqueuedAt } = held.task;
+      pool.send(child, {
+        type: 'run',
+        key: held.key,
+        task: { id, queue, payload, tag, attempts, enqueuedAt },
+        timeoutSeconds: this.#timeoutSeconds,
+      });
+    }
+    if (this.#buffer.length <= this.#prefetch / 2) this.#wake?.();
+  }
+
+  /** The task left its child: its slot is free. */
+  #finish(held: Held): void {
+    this.#running.delete(held.key);
+    held.child?.running.delete(held.key);
+    this.#dispatch();
+    this.#wake?.();
+  }
+
+  #onMessage(child: ChildHandle, message: FromChild): void {
+    if (message.type === 'extend') {
+      void this.#extendFor(child, message.key, message.requestId, message.seconds);
+      return;
+    }
+    if (message.type !== 'done' && message.type !== 'failed') return;
+    const held = this.#running.get(message.key);
+    if (held === undefined) return; // released already (forced stop, lost child)
+    this.#finish(held);
+    const { id, attempts } = held.task;
+    const ref = { id, token: held.task.leaseToken };
+    if (message.type === 'done') {
+      this.#counts.processed += 1;
+      void this.#settler.ack(ref).then((acked) => {
+        this.emit('processed', { id, attempts, pid: child.pid, acked });
+      });
+      return;
+    }
+    const { failure } = message;
+    this.#counts.failed += 1;
+    this.emit('failed', { id, attempts, pid: child.pid, error: failure.message });
+    const outcome = outcomeOf(ref, attempts, failure, this.#maxLeases, this.#backoff);
+    if (outcome.kind === 'dead') this.#counts.dead += 1;
+    else this.#counts.retried += 1;
+    void this.#settler.release(outcome.release).then(() => {
+      if (outcome.kind === 'dead') this.emit('dead', { id, attempts, error: failure.message });
+      else this.emit('retried', { id, attempts, delayMs: outcome.delayMs });
+    });
+  }
+
+  async #extendFor(
+    child: ChildHandle,
+    key: number,
+    requestId: number,
+    seconds: number,
+  ): Promise<void> {
+    const held = this.#running.get(key);
+    let error: string | null = null;
+    if (held === undefined) {
+      error = 'the task is no longer held by this worker';
+    } else {
+      try {
+        await this.#keeper?.extend(held, seconds);
+      } catch (caught) {
+        error = caught instanceof Error ? caught.message : String(caught);
+      }
+    }
+    this.#pool?.send(child, { type: 'extended', requestId, error });
+  }
+
+  #onExit(
+    child: ChildHandle,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+    expected: boolean,
+  ): void {
+    const lost = [...child.running]
+      .map((key) => this.#running.get(key))
+      .filter((held) => held !== undefined);
+    this.emit('child-exit', {
+      pid: child.pid,
+      code,
+      signal,
+      expected,
+      tasks: lost.map((held) => held.task.id),
+    });
+    if (!expected || lost.length > 0) {
+      this.#logger.warn(
+        { pid: child.pid, code, signal, tasks: lost.length },
+        'worker process exited',
+      );
+    }
+    const note = `worker process ${child.pid} died (${signal ?? `exit code ${code}`})`;
+    for (const held of lost) {
+      this.#finish(held);
+      this.#counts.released += 1;
+      const ref = { id: held.task.id, token: held.task.leaseToken };
+      void this.#settler.release({ ref, delaySeconds: 0, error: note });
+    }
+  }
+
+  async #shutdown(): Promise<StopReport> {
+    this.#stopping.abort();
+    await this.#loop;
+    const buffered = this.#buffer.splice(0);
+    await Promise.all(
+      buffered.map(async (held) =>
+        this.#settler.release({ ref: { id: held.task.id, token: held.task.leaseToken } }),
+      ),
+    );
+    this.#counts.released += buffered.length;
+    const pool = this.#pool;
+    const aborted: string[] = [];
+    if (pool !== undefined) {
+      pool.drain();
+      const forced = new Promise<void>((resolve) => {
+        this.#force = resolve;
+        if (this.#forced) resolve();
+      });
+      let grace: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<void>((resolve) => {
+        grace = setTimeout(resolve, this.#graceSeconds * 1000);
+      });
+      await Promise.race([pool.exited(), forced, graceOver]);
+      clearTimeout(grace);
+      for (const held of [...this.#running.values()]) {
+        aborted.push(held.task.id);
+        if (held.child !== null) {
+          pool.send(held.child, { type: 'abort', key: held.key, reason: 'the worker is stopping' });
+        }
+        this.#finish(held);
+        const ref = { id: held.task.id, token: held.task.leaseToken };
+        void this.#settler.release({
+          ref,
+          delaySeconds: 0,
+          error: 'the worker stopped before the attempt finished',
+        });
+      }
+      this.#counts.released += aborted.length;
+      await pool.kill();
+    }
+    this.#keeper?.stop();
+    await this.#settler.flush();
+    const report: StopReport = {
+      forced: aborted.length > 0,
+      releasedBuffered: buffered.map((held) => held.task.id),
+      releasedRunning: aborted,
+    };
+    this.emit('stopped', report);
+    this.#resolveDone(report);
+    return report;
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * The worker end to end: a real `pullq serve`, a supervisor in this process and real child
+ * processes running the record fixture.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Worker } from '../../src/worker/worker.ts';
+import { RECORD_HANDLER, assertAllGone, attempts, startHarness, type Harness } from './harness.ts';
+
+describe('pullq worker against a running pullq serve', () => {
+  let harness: Harness;
+  const pids = new Set<number>();
+
+  before(async () => {
+    harness = await startHarness();
+  });
+
+  after(async () => {
+    await harness?.close();
+    assertAllGone(pids);
+  });
+
+  it('every task is processed exactly once by 2 processes x 20 and the queue ends empty', async () => {
+    const connection = harness.connection();
+    const queue = connection.simpleQueue('many');
+    const out = join(harness.dir, 'many.log');
+    const results = await queue.putMany(Array.from({ length: 1000 }, () => ({ body: { out } })));
+    assert.ok(results.every((result) => result.ok));
+    const worker = new Worker({
+      connection,
+      queue: 'many',
+      handler: RECORD_HANDLER,
+      processes: 2,
+      concurrency: 20,
+      once: true,
+      logLevel: 'silent',
+    });
+    worker.on('child-start', ({ pid }) => pids.add(pid));
+    await worker.start();
+    for (const pid of worker.stats().pids) pids.add(pid);
+    const report = await worker.done;
+    assert.deepEqual(report.releasedRunning, []);
+    const seen = attempts(out);
+    const ids = new Set(seen.map((attempt) => attempt.id));
+    assert.equal(ids.size, 1000);
+    assert.equal(seen.length, 1000, 'no task ran twice');
+    assert.equal(new Set(seen.map((attempt) => attempt.pid)).size, 2, 'both children worked');
+    assert.equal(worker.stats().processed, 1000);
+    assert.equal(worker.stats().leaseLost, 0);
+    assert.equal(await queue.qsize(), 0);
+    const stats = await connection.ensure(async (backend) => backend.stats('many'));
+    assert.equal(stats.leased, 0);
+    assertAllGone(pids);
+  });
+});
