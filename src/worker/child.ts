@@ -111,6 +111,7 @@ async function run(
     if (entry.reported) return;
     entry.reported = true;
     await send(message);
+    exitIfDrained();
   };
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -169,8 +170,14 @@ async function run(
   } finally {
     clearTimeout(timer);
     running.delete(key);
-    if (draining && running.size === 0) process.exit(0);
+    exitIfDrained();
   }
+}
+
+/** A draining child exits once every attempt is reported: a handler that ignored its timeout's
+ * signal keeps no process alive. */
+function exitIfDrained(): void {
+  if (draining && [...running.values()].every((entry) => entry.reported)) process.exit(0);
 }
 
 function extendLease(key: number, seconds: number): Promise<void> {
@@ -205,7 +212,7 @@ async function main(): Promise<void> {
         break;
       case 'drain':
         draining = true;
-        if (running.size === 0) process.exit(0);
+        exitIfDrained();
         break;
       case 'extended': {
         const pending = pendingExtends.get(message.requestId);
