@@ -1,0 +1,88 @@
+/**
+ * Worker benchmark: `pullq serve` on SQLite in its own process, a Worker with 2 child
+ * processes running a no-op handler, `once` until the queue is empty. Reports tasks/s from the
+ * worker's start to its stop (children forked, every task leased, run and acked).
+ *
+ *   node bench/worker.ts [--tasks 100000] [--quick] [--processes 2] [--concurrency 50]
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Connection } from '../src/client/connection.ts';
+import { Worker } from '../src/worker/worker.ts';
+
+const PULLQ_BIN = fileURLToPath(new URL('../bin/pullq.mjs', import.meta.url));
+const NOOP_HANDLER = fileURLToPath(new URL('../test/worker/fixtures/noop.ts', import.meta.url));
+const ADMIN_TOKEN = 'pq_bench-admin-token-loopback-only';
+
+const { values } = parseArgs({
+  options: {
+    tasks: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    processes: { type: 'string', default: '2' },
+    concurrency: { type: 'string', default: '50' },
+  },
+});
+const tasks = Number(values.tasks ?? (values.quick ? 10_000 : 100_000));
+const processes = Number(values.processes);
+const concurrency = Number(values.concurrency);
+
+const dir = await mkdtemp(join(tmpdir(), 'pullq-bench-worker-'));
+const env: Record<string, string | undefined> = { ...process.env };
+for (const name of Object.keys(env)) if (name.startsWith('PULLQ_')) delete env[name];
+const server = spawn(
+  process.execPath,
+  [PULLQ_BIN, 'serve', '--port', '0', '--print-address-json', '--log-level', 'warn', '--data', dir],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...env, PULLQ_ADMIN_TOKEN: ADMIN_TOKEN, XDG_CONFIG_HOME: join(dir, 'no-config') },
+  },
+);
+try {
+  const url = await new Promise<string>((resolve, reject) => {
+    let stdout = '';
+    server.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      const match = /\{"listening":"([^"]+)"\}/.exec(stdout);
+      if (match?.[1]) resolve(match[1]);
+    });
+    server.on('exit', (code) => reject(new Error(`pullq serve exited (${code})`)));
+  });
+  await using connection = new Connection(url, { token: ADMIN_TOKEN });
+  const queue = connection.simpleQueue('bench');
+  process.stderr.write(`inserting ${tasks} tasks...\n`);
+  const batch = Array.from({ length: 1000 }, () => ({ body: { n: 1 } }));
+  for (let done = 0; done < tasks; done += 1000) {
+    await queue.putMany(batch.slice(0, Math.min(1000, tasks - done)));
+  }
+  const worker = new Worker({
+    connection,
+    queue: 'bench',
+    handler: NOOP_HANDLER,
+    processes,
+    concurrency,
+    once: true,
+    logLevel: 'warn',
+  });
+  process.stderr.write(`draining with ${processes} processes x ${concurrency}...\n`);
+  const started = performance.now();
+  await worker.start();
+  await worker.done;
+  const seconds = (performance.now() - started) / 1000;
+  const stats = worker.stats();
+  if (stats.processed !== tasks || (await queue.qsize()) !== 0) {
+    throw new Error(`invalid run: processed ${stats.processed} of ${tasks}`);
+  }
+  const rate = Math.round(tasks / seconds);
+  process.stdout.write(
+    `${JSON.stringify({ bench: 'worker', tasks, processes, concurrency, seconds: Number(seconds.toFixed(2)), tasksPerSecond: rate })}\n`,
+  );
+} finally {
+  server.kill('SIGTERM');
+  if (server.exitCode === null) await once(server, 'exit');
+  await rm(dir, { recursive: true, force: true });
+}
