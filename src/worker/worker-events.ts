@@ -20,8 +20,13 @@ export interface WorkerStats {
   retried: number;
   /** Failed attempts dead-lettered. */
   dead: number;
-  /** Tasks given back unprocessed (shutdown, a dead child). */
+  /** Tasks given back unprocessed (shutdown; a child died while stopping or too often). */
   released: number;
+  /**
+   * Tasks of a dead child handed to another child under the same lease (same attempt number:
+   * the server counted no new lease).
+   */
+  redelivered: number;
   /** Settles or renewals that found the lease gone. */
   leaseLost: number;
   /** Leases extended by the lease keeper. */
@@ -46,9 +51,11 @@ export interface WorkerEvents {
       code: number | null;
       signal: NodeJS.Signals | null;
       expected: boolean;
-      /** Tasks it was running, released at once. */
+      /** Tasks it was running: redelivered at once (released when stopping). */
       tasks: string[];
     },
   ];
+  /** A dead child's task went to the front of the buffer; `crashes` counts its dead children. */
+  redelivered: [{ id: string; pid: number; crashes: number }];
   stopped: [StopReport];
 }

@@ -3,7 +3,8 @@
  * (into a prefetch buffer sized apart from concurrency), hands each to the child process with
  * the most free slots, renews the leases of everything buffered or running before they end,
  * and acks or releases each task by what its child reports. So a handler that blocks its
- * child's event loop keeps its lease, and a child that dies has its tasks released at once.
+ * child's event loop keeps its lease, and a child that dies has its tasks handed at once to a
+ * live child (their leases are still held, so they need not queue up behind the backlog).
  *
  *   const worker = new Worker({ connection, queue: 'emails', handler: './tasks.ts' });
  *   await worker.start();
@@ -54,6 +55,15 @@ export interface WorkerOptions {
 /** A lease a long-poll waits at most, so a dropped connection costs at most this much. */
 const LONG_POLL_SECONDS = 20;
 
+/**
+ * Times a task is handed to another child after the child running it died, before it is
+ * released instead. A local redelivery costs the server no attempt, so a task that itself kills
+ * its child (out of memory, a native crash) would otherwise kill children forever under a lease
+ * the keeper renews; released, it counts an attempt and maxLeases dead-letters it in the end.
+ * Two lets a task survive its child being killed twice in a row for reasons of its own.
+ */
+const MAX_REDELIVERIES = 2;
+
 export class Worker extends EventEmitter<WorkerEvents> {
   readonly queue: string;
   readonly #connection: Connection;
@@ -72,7 +82,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #buffer: Held[] = [];
   readonly #running = new Map<number, Held>();
   readonly #stopping = new AbortController();
-  readonly #counts = { processed: 0, failed: 0, retried: 0, dead: 0, released: 0, leaseLost: 0 };
+  readonly #counts = {
+    processed: 0,
+    failed: 0,
+    retried: 0,
+    dead: 0,
+    released: 0,
+    redelivered: 0,
+    leaseLost: 0,
+  };
+  /** Children that died running the task, and the last one's note (kept for a release). */
+  readonly #crashes = new WeakMap<Held, { count: number; note: string }>();
   #keeper: LeaseKeeper | undefined;
   #pool: ChildPool | undefined;
   #capabilities: Capabilities | undefined;
@@ -368,12 +388,38 @@ export class Worker extends EventEmitter<WorkerEvents> {
       );
     }
     const note = `worker process ${child.pid} died (${signal ?? `exit code ${code}`})`;
+    const redeliver: Held[] = [];
     for (const held of lost) {
-      this.#finish(held);
-      this.#counts.released += 1;
-      const ref = { id: held.task.id, token: held.task.leaseToken };
-      void this.#settler.release({ ref, delaySeconds: 0, error: note });
+      this.#running.delete(held.key);
+      const crashes = { count: (this.#crashes.get(held)?.count ?? 0) + 1, note };
+      this.#crashes.set(held, crashes);
+      // Once stopping, the buffer has been given back already: a task put there would be
+      // renewed by nobody and released by nobody.
+      if (this.#stopping.signal.aborted || crashes.count > MAX_REDELIVERIES) {
+        this.#counts.released += 1;
+        const ref = { id: held.task.id, token: held.task.leaseToken };
+        void this.#settler.release({ ref, delaySeconds: 0, error: note });
+        continue;
+      }
+      // The handler sees the same attempt number: the server counted no new lease. A new key,
+      // because a key names one delivery to one child.
+      held.child = null;
+      held.key = this.#nextKey++;
+      redeliver.push(held);
+      this.#counts.redelivered += 1;
+      this.emit('redelivered', { id: held.task.id, pid: child.pid, crashes: crashes.count });
     }
+    if (redeliver.length > 0) {
+      this.#logger.warn(
+        { pid: child.pid, tasks: redeliver.map((held) => held.task.id) },
+        'tasks of the dead worker process handed to the others',
+      );
+    }
+    // At the front: they were leased before anything buffered, and the 2 s a dead child's task
+    // may wait for its next try is far shorter than a deep buffer takes to drain.
+    this.#buffer.unshift(...redeliver);
+    this.#dispatch();
+    this.#wake?.();
   }
 
   async #shutdown(): Promise<StopReport> {
@@ -381,9 +427,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.#loop;
     const buffered = this.#buffer.splice(0);
     await Promise.all(
-      buffered.map(async (held) =>
-        this.#settler.release({ ref: { id: held.task.id, token: held.task.leaseToken } }),
-      ),
+      buffered.map(async (held) => {
+        // A task back from a dead child keeps the note of its crash for the dashboard.
+        const note = this.#crashes.get(held)?.note;
+        const ref = { id: held.task.id, token: held.task.leaseToken };
+        return this.#settler.release(note === undefined ? { ref } : { ref, error: note });
+      }),
     );
     this.#counts.released += buffered.length;
     const pool = this.#pool;

@@ -1,10 +1,13 @@
 /**
  * What the worker survives: a handler that blocks its child's event loop for three lease
- * lengths (the supervisor renews the lease), and a child killed with SIGKILL mid-task (its
- * tasks are released at once, long before a 60 s lease would run out).
+ * lengths (the supervisor renews the lease), and children killed with SIGKILL mid-task under a
+ * deep backlog (their tasks, still leased, go to the front of the buffer and run again at once,
+ * long before a 60 s lease would run out).
  */
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Worker } from '../../src/worker/worker.ts';
 import {
@@ -15,6 +18,8 @@ import {
   until,
   type Harness,
 } from './harness.ts';
+
+const START_END_HANDLER = fileURLToPath(new URL('./fixtures/start-end.ts', import.meta.url));
 
 describe('worker resilience', () => {
   let harness: Harness;
@@ -68,46 +73,112 @@ describe('worker resilience', () => {
     assert.equal(task, null, 'acked');
   });
 
-  it('the tasks of a SIGKILLed child are processed again within 2 s, none lost', async () => {
+  it('with a deep backlog and a child SIGKILLed every second, none is lost and every task in flight in a killed child runs again within 2 s', async (t) => {
     const connection = harness.connection();
     const out = join(harness.dir, 'crash.log');
     const queue = connection.simpleQueue('crash');
+    const total = 2000;
     const results = await queue.putMany(
-      Array.from({ length: 40 }, () => ({ body: { out, sleepMs: 300 } })),
+      Array.from({ length: total }, () => ({ body: { out, sleepMs: 100 } })),
     );
     const ids = results.map((result) => (result.ok ? result.id : ''));
     const worker = track(
       new Worker({
         connection,
         queue: 'crash',
-        handler: RECORD_HANDLER,
+        handler: START_END_HANDLER,
         processes: 2,
-        concurrency: 10,
+        concurrency: 20,
+        // A 60 s lease: a task redone within 2 s was not waiting for its lease to run out.
         leaseSeconds: 60,
-        // A released task goes behind the older ready ones (ETA order); a shallow backlog
-        // keeps that wait short, so the test measures the release, not the queue's depth.
-        prefetch: 2,
         once: true,
         logLevel: 'silent',
       }),
     );
-    const exits: { pid: number; tasks: string[]; at: number }[] = [];
-    worker.on('child-exit', ({ pid, tasks }) => exits.push({ pid, tasks, at: Date.now() }));
+    const exits = new Map<number, string[]>();
+    worker.on('child-exit', ({ pid, tasks }) => exits.set(pid, tasks));
     await worker.start();
-    await until(() => worker.stats().inFlight >= 15, 10_000, 'tasks in flight');
-    const victim = worker.stats().pids[0]!;
-    process.kill(victim, 'SIGKILL');
-    await worker.done;
-    const exit = exits.find((entry) => entry.pid === victim);
-    assert.ok(exit !== undefined && exit.tasks.length > 0, 'the killed child had tasks');
-    const seen = attempts(out);
-    for (const id of exit.tasks) {
-      const redone = seen.find((attempt) => attempt.id === id && attempt.pid !== victim);
-      assert.ok(redone !== undefined, `task ${id} was processed again`);
-      assert.ok(redone.at - exit.at < 2000, `task ${id} redone ${redone.at - exit.at} ms after`);
+    await until(() => worker.stats().inFlight >= 30, 10_000, 'tasks in flight');
+    const kills: { pid: number; at: number }[] = [];
+    for (let second = 0; second < 4; second += 1) {
+      // The busiest child, so each kill interrupts as many tasks as it can.
+      const [victim] = worker
+        .stats()
+        .pids.map((pid) => ({ pid, running: runningIn(out, pid) }))
+        .sort((a, b) => b.running - a.running);
+      assert.ok(victim !== undefined, 'a child to kill');
+      kills.push({ pid: victim.pid, at: Date.now() });
+      process.kill(victim.pid, 'SIGKILL');
+      await new Promise((resolve) => setTimeout(resolve, 1000));
     }
-    assert.deepEqual(new Set(seen.map((attempt) => attempt.id)), new Set(ids), 'none lost');
-    assert.equal(await queue.qsize(), 0);
-    assert.ok(worker.stats().released >= exit.tasks.length);
+    assert.ok(worker.stats().processed < total, 'the kills came while the backlog was deep');
+    await worker.done;
+
+    const lines = runs(out);
+    let interrupted = 0;
+    for (const kill of kills) {
+      // In flight: started in the victim and not ended there, or sent to it and not begun.
+      const started = lines.filter((line) => line.pid === kill.pid && line.kind === 'start');
+      const ended = new Set(
+        lines.filter((line) => line.pid === kill.pid && line.kind === 'end').map((l) => l.id),
+      );
+      const inFlight = new Set(started.filter((line) => !ended.has(line.id)).map((l) => l.id));
+      for (const id of exits.get(kill.pid) ?? []) inFlight.add(id);
+      assert.ok(inFlight.size > 0, `child ${kill.pid} had tasks in flight when killed`);
+      interrupted += inFlight.size;
+      for (const id of inFlight) {
+        const again = lines.find(
+          (line) => line.id === id && line.kind === 'start' && line.at >= kill.at,
+        );
+        assert.ok(again !== undefined, `task ${id} of child ${kill.pid} ran again`);
+        assert.ok(again.at - kill.at < 2000, `task ${id} ran again ${again.at - kill.at} ms after`);
+      }
+    }
+    const ends = new Map<string, number>();
+    for (const line of lines) {
+      if (line.kind === 'end') ends.set(line.id, (ends.get(line.id) ?? 0) + 1);
+    }
+    assert.deepEqual(new Set(ends.keys()), new Set(ids), 'every task processed, none lost');
+    const stats = await connection.ensure(async (backend) => backend.stats('crash'));
+    assert.deepEqual([stats.ready, stats.delayed, stats.leased, stats.dead], [0, 0, 0, 0]);
+    const duplicates = [...ends.values()].reduce((sum, count) => sum + count - 1, 0);
+    t.diagnostic(
+      `${kills.length} kills, ${interrupted} tasks interrupted, ${worker.stats().redelivered} ` +
+        `redelivered, ${duplicates} processed twice`,
+    );
+    assert.ok(worker.stats().redelivered >= interrupted - duplicates);
   });
 });
+
+interface Run {
+  kind: 'start' | 'end';
+  id: string;
+  pid: number;
+  at: number;
+}
+
+/** The lines the start-end fixture wrote. */
+function runs(file: string): Run[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const [kind, id, pid, at] = line.split(' ');
+      return {
+        kind: kind === 'end' ? 'end' : 'start',
+        id: id ?? '',
+        pid: Number(pid),
+        at: Number(at),
+      };
+    });
+}
+
+/** Tasks the child started and has not ended. */
+function runningIn(file: string, pid: number): number {
+  let running = 0;
+  for (const line of runs(file)) {
+    if (line.pid === pid) running += line.kind === 'start' ? 1 : -1;
+  }
+  return running;
+}
