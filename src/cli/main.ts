@@ -12,6 +12,7 @@ import { redriveCommand } from './redrive.ts';
 import { serveCommand } from './serve.ts';
 import { statsCommand } from './stats.ts';
 import { tokenCommand } from './token.ts';
+import { workerCommand } from './worker.ts';
 
 export function buildProgram(): Command {
   const program = new Command('pullq')
@@ -26,7 +27,8 @@ export function buildProgram(): Command {
     .addCommand(queueCommand())
     .addCommand(redriveCommand())
     .addCommand(tokenCommand())
-    .addCommand(loginCommand());
+    .addCommand(loginCommand())
+    .addCommand(workerCommand());
   exitOverrideAll(program);
   return program;
 }
