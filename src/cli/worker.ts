@@ -49,7 +49,7 @@ export function workerCommand(): Command {
     .requiredOption('--queue <name>', 'the queue to work on')
     .option(
       '--processes <n>',
-      'child processes running handlers (default: the CPU count; see below why)',
+      'child processes running handlers: the CPU count unless given (see below why)',
       intOption('--processes', 1, 1024),
       availableParallelism(),
     )
