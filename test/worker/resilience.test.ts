@@ -19,6 +19,7 @@ import {
   type Harness,
 } from './harness.ts';
 
+const CRASH_SELF_HANDLER = fileURLToPath(new URL('./fixtures/crash-self.ts', import.meta.url));
 const START_END_HANDLER = fileURLToPath(new URL('./fixtures/start-end.ts', import.meta.url));
 
 describe('worker resilience', () => {
@@ -72,6 +73,50 @@ describe('worker resilience', () => {
     const task = await connection.ensure(async (backend) => backend.get('blocked', id));
     assert.equal(task, null, 'acked');
   });
+
+  it(
+    'a task that kills every child running it is redelivered twice, then released with the crash note and dead-lettered by maxLeases',
+    { timeout: 30_000 },
+    async () => {
+      const connection = harness.connection();
+      const out = join(harness.dir, 'poison.log');
+      await connection.ensure(async (backend) => backend.createQueue('poison', { maxLeases: 1 }));
+      const id = await connection.simpleQueue('poison').put({ out });
+      const worker = track(
+        new Worker({
+          connection,
+          queue: 'poison',
+          handler: CRASH_SELF_HANDLER,
+          processes: 1,
+          concurrency: 1,
+          leaseSeconds: 60,
+          once: true,
+          logLevel: 'silent',
+        }),
+      );
+      await worker.start();
+      await worker.done;
+      const lines = readFileSync(out, 'utf8').trim().split('\n');
+      assert.deepEqual(
+        lines.map((line) => line.split(' ').slice(0, 2).join(' ')),
+        [`${id} 1`, `${id} 1`, `${id} 1`],
+        'three children ran it, each as attempt 1: the server counted one lease',
+      );
+      assert.equal(new Set(lines.map((line) => line.split(' ')[2])).size, 3);
+      assert.equal(worker.stats().redelivered, 2);
+      assert.equal(worker.stats().released, 1);
+      // `once` may stop before the release lands and the loop leases again; a lease counts the
+      // second attempt, which maxLeases 1 does not allow: the task goes dead.
+      const leased = await connection.ensure(async (backend) =>
+        backend.lease('poison', { max: 1, leaseSeconds: 60 }),
+      );
+      assert.deepEqual(leased, []);
+      const task = await connection.ensure(async (backend) => backend.get('poison', id));
+      assert.equal(task?.state, 'dead');
+      assert.equal(task.attempts, 1);
+      assert.match(task.lastError ?? '', /worker process \d+ died \(SIGKILL\)/);
+    },
+  );
 
   it('with a deep backlog and a child SIGKILLed every second, none is lost and every task in flight in a killed child runs again within 2 s', async (t) => {
     const connection = harness.connection();
