@@ -4,32 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Worker, type WorkerOptions } from '../../src/worker/worker.ts';
-import {
-  RECORD_HANDLER,
-  assertAllGone,
-  attempts,
-  startHarness,
-  until,
-  type Harness,
-} from './harness.ts';
+import { RECORD_HANDLER, attempts, until, workerSuite } from './harness.ts';
 import type { RecordBody } from './fixtures/record.ts';
 
 describe('the worker failure policy', () => {
-  let harness: Harness;
-  const pids = new Set<number>();
-  const workers: Worker[] = [];
-
-  before(async () => {
-    harness = await startHarness();
-  });
-
-  after(async () => {
-    await Promise.all(workers.map(async (worker) => worker.stop({ force: true })));
-    await harness?.close();
-    assertAllGone(pids);
-  });
+  const suite = workerSuite();
+  const { pids } = suite;
 
   async function run(
     queueName: string,
@@ -37,9 +19,9 @@ describe('the worker failure policy', () => {
     body: Omit<RecordBody, 'out'>,
     options: Partial<WorkerOptions> = {},
   ): Promise<{ worker: Worker; out: string; id: string }> {
-    const connection = harness.connection();
+    const connection = suite.harness.connection();
     await connection.ensure(async (backend) => backend.createQueue(queueName, { maxLeases }));
-    const out = join(harness.dir, `${queueName}.log`);
+    const out = join(suite.harness.dir, `${queueName}.log`);
     const id = await connection.simpleQueue(queueName).put({ out, ...body });
     const worker = new Worker({
       connection,
@@ -50,8 +32,7 @@ describe('the worker failure policy', () => {
       logLevel: 'silent',
       ...options,
     });
-    workers.push(worker);
-    worker.on('child-start', ({ pid }) => pids.add(pid));
+    suite.track(worker);
     await worker.start();
     for (const pid of worker.stats().pids) pids.add(pid);
     return { worker, out, id };
@@ -80,7 +61,9 @@ describe('the worker failure policy', () => {
       assert.ok(gap < 500 + 1500, `gap ${gap} ms stays near the bound`);
     }
     await until(() => worker.stats().inFlight === 0, 5000, 'the ack');
-    const task = await harness.connection().ensure(async (backend) => backend.get('flaky', id));
+    const task = await suite.harness
+      .connection()
+      .ensure(async (backend) => backend.get('flaky', id));
     assert.equal(task, null, 'acked');
   });
 
@@ -96,7 +79,7 @@ describe('the worker failure policy', () => {
       attempts(out).map((attempt) => attempt.attempt),
       [1, 2, 3],
     );
-    const connection = harness.connection();
+    const connection = suite.harness.connection();
     await until(() => worker.stats().inFlight === 0, 5000, 'the release');
     await worker.stop();
     const task = await connection.ensure(async (backend) => backend.get('doomed', id));
@@ -110,7 +93,9 @@ describe('the worker failure policy', () => {
     await until(() => worker.stats().dead === 1, 10_000, 'the dead letter');
     await worker.stop();
     assert.equal(attempts(out).length, 1);
-    const task = await harness.connection().ensure(async (backend) => backend.get('permanent', id));
+    const task = await suite.harness
+      .connection()
+      .ensure(async (backend) => backend.get('permanent', id));
     assert.equal(task?.state, 'dead');
     assert.match(task?.lastError ?? '', /PermanentError: this one cannot work/);
   });

@@ -8,7 +8,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import { Connection } from '../../src/client/connection.ts';
+import type { Worker } from '../../src/worker/worker.ts';
 import { startServe, TEST_ADMIN_TOKEN, type ServeProcess } from '../e2e/serve-process.ts';
 
 export const RECORD_HANDLER = fileURLToPath(new URL('./fixtures/record.ts', import.meta.url));
@@ -79,4 +81,40 @@ export async function until(check: () => boolean, ms: number, what: string): Pro
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+export interface WorkerSuite {
+  /** The suite's server and connections (started before its first test). */
+  readonly harness: Harness;
+  /** Child pids seen; after the suite, none may still run. */
+  readonly pids: Set<number>;
+  /** Records the worker's children, and force-stops it after the suite if a test did not. */
+  track(worker: Worker): Worker;
+}
+
+/** Call inside a describe: starts the harness before its tests and cleans up after them. */
+export function workerSuite(): WorkerSuite {
+  let harness: Harness | undefined;
+  const pids = new Set<number>();
+  const workers: Worker[] = [];
+  before(async () => {
+    harness = await startHarness();
+  });
+  after(async () => {
+    await Promise.all(workers.map(async (worker) => worker.stop({ force: true })));
+    await harness?.close();
+    assertAllGone(pids);
+  });
+  return {
+    get harness() {
+      assert.ok(harness, 'the harness did not start');
+      return harness;
+    },
+    pids,
+    track(worker) {
+      workers.push(worker);
+      worker.on('child-start', ({ pid }) => pids.add(pid));
+      return worker;
+    },
+  };
 }

@@ -8,46 +8,21 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Worker } from '../../src/worker/worker.ts';
-import {
-  RECORD_HANDLER,
-  assertAllGone,
-  attempts,
-  startHarness,
-  until,
-  type Harness,
-} from './harness.ts';
+import { RECORD_HANDLER, attempts, until, workerSuite } from './harness.ts';
 
 const CRASH_SELF_HANDLER = fileURLToPath(new URL('./fixtures/crash-self.ts', import.meta.url));
 const START_END_HANDLER = fileURLToPath(new URL('./fixtures/start-end.ts', import.meta.url));
 
 describe('worker resilience', () => {
-  let harness: Harness;
-  const pids = new Set<number>();
-  const workers: Worker[] = [];
-
-  before(async () => {
-    harness = await startHarness();
-  });
-
-  after(async () => {
-    await Promise.all(workers.map(async (worker) => worker.stop({ force: true })));
-    await harness?.close();
-    assertAllGone(pids);
-  });
-
-  function track(worker: Worker): Worker {
-    workers.push(worker);
-    worker.on('child-start', ({ pid }) => pids.add(pid));
-    return worker;
-  }
+  const suite = workerSuite();
 
   it('a handler blocking its event loop for 3x the lease completes exactly once: its lease was renewed', async () => {
-    const connection = harness.connection();
-    const out = join(harness.dir, 'blocked.log');
+    const connection = suite.harness.connection();
+    const out = join(suite.harness.dir, 'blocked.log');
     const id = await connection.simpleQueue('blocked').put({ out, blockMs: 6000 });
-    const worker = track(
+    const worker = suite.track(
       new Worker({
         connection,
         queue: 'blocked',
@@ -78,11 +53,11 @@ describe('worker resilience', () => {
     'a task that kills every child running it is redelivered twice, then released with the crash note and dead-lettered by maxLeases',
     { timeout: 30_000 },
     async () => {
-      const connection = harness.connection();
-      const out = join(harness.dir, 'poison.log');
+      const connection = suite.harness.connection();
+      const out = join(suite.harness.dir, 'poison.log');
       await connection.ensure(async (backend) => backend.createQueue('poison', { maxLeases: 1 }));
       const id = await connection.simpleQueue('poison').put({ out });
-      const worker = track(
+      const worker = suite.track(
         new Worker({
           connection,
           queue: 'poison',
@@ -119,15 +94,15 @@ describe('worker resilience', () => {
   );
 
   it('with a deep backlog and a child SIGKILLed every second, none is lost and every task in flight in a killed child runs again within 2 s', async (t) => {
-    const connection = harness.connection();
-    const out = join(harness.dir, 'crash.log');
+    const connection = suite.harness.connection();
+    const out = join(suite.harness.dir, 'crash.log');
     const queue = connection.simpleQueue('crash');
     const total = 2000;
     const results = await queue.putMany(
       Array.from({ length: total }, () => ({ body: { out, sleepMs: 100 } })),
     );
     const ids = results.map((result) => (result.ok ? result.id : ''));
-    const worker = track(
+    const worker = suite.track(
       new Worker({
         connection,
         queue: 'crash',

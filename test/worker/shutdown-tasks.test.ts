@@ -5,50 +5,26 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Worker } from '../../src/worker/worker.ts';
 import { defineTask } from '../../src/worker/tasks.ts';
 import { greet, stuck } from './fixtures/tasks.ts';
-import {
-  RECORD_HANDLER,
-  assertAllGone,
-  attempts,
-  startHarness,
-  until,
-  type Harness,
-} from './harness.ts';
+import { RECORD_HANDLER, assertAllGone, attempts, until, workerSuite } from './harness.ts';
 
 const TASKS_HANDLER = fileURLToPath(new URL('./fixtures/tasks.ts', import.meta.url));
 
 describe('worker shutdown and named tasks', () => {
-  let harness: Harness;
-  const pids = new Set<number>();
-  const workers: Worker[] = [];
-
-  before(async () => {
-    harness = await startHarness();
-  });
-
-  after(async () => {
-    await Promise.all(workers.map(async (worker) => worker.stop({ force: true })));
-    await harness?.close();
-    assertAllGone(pids);
-  });
-
-  function track(worker: Worker): Worker {
-    workers.push(worker);
-    worker.on('child-start', ({ pid }) => pids.add(pid));
-    return worker;
-  }
+  const suite = workerSuite();
+  const { pids } = suite;
 
   it('stop() gives the prefetch buffer back at once and lets running handlers finish and ack', async () => {
-    const connection = harness.connection();
-    const out = join(harness.dir, 'stop.log');
+    const connection = suite.harness.connection();
+    const out = join(suite.harness.dir, 'stop.log');
     await connection
       .simpleQueue('stop')
       .putMany(Array.from({ length: 30 }, () => ({ body: { out, sleepMs: 1000 } })));
-    const worker = track(
+    const worker = suite.track(
       new Worker({
         connection,
         queue: 'stop',
@@ -74,7 +50,7 @@ describe('worker shutdown and named tasks', () => {
     assert.ok(report.releasedBuffered.length >= 6);
     const finished = attempts(out);
     assert.equal(finished.length, 2, 'the two running handlers finished');
-    const other = harness.connection();
+    const other = suite.harness.connection();
     const leased = await other.ensure(async (backend) =>
       backend.lease('stop', { max: 100, leaseSeconds: 60 }),
     );
@@ -87,12 +63,12 @@ describe('worker shutdown and named tasks', () => {
   });
 
   it('stop({ force: true }) aborts running handlers and releases their tasks at once', async () => {
-    const connection = harness.connection();
-    const out = join(harness.dir, 'force.log');
+    const connection = suite.harness.connection();
+    const out = join(suite.harness.dir, 'force.log');
     await connection
       .simpleQueue('force')
       .putMany(Array.from({ length: 2 }, () => ({ body: { out, sleepMs: 20_000 } })));
-    const worker = track(
+    const worker = suite.track(
       new Worker({
         connection,
         queue: 'force',
@@ -109,7 +85,7 @@ describe('worker shutdown and named tasks', () => {
     const report = await worker.stop({ force: true });
     assert.equal(report.forced, true);
     assert.equal(report.releasedRunning.length, 2);
-    const leased = await harness
+    const leased = await suite.harness
       .connection()
       .ensure(async (backend) => backend.lease('force', { max: 10, leaseSeconds: 60 }));
     assert.deepEqual(leased.map((task) => task.id).sort(), [...report.releasedRunning].sort());
@@ -117,14 +93,14 @@ describe('worker shutdown and named tasks', () => {
   });
 
   it('named tasks are routed by their pullq-task header; an unknown name is dead at once', async () => {
-    const connection = harness.connection();
+    const connection = suite.harness.connection();
     await connection.ensure(async (backend) => backend.createQueue('named', { maxLeases: 1 }));
     const queue = connection.simpleQueue('named');
-    const out = join(harness.dir, 'named.log');
+    const out = join(suite.harness.dir, 'named.log');
     await greet.enqueue(queue, { out, name: 'ada' });
     const unknownId = await defineTask('no-such-task', async () => {}).enqueue(queue, {});
     const stuckId = await stuck.enqueue(queue, { out });
-    const worker = track(
+    const worker = suite.track(
       new Worker({
         connection,
         queue: 'named',

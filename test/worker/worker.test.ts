@@ -4,27 +4,18 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Worker } from '../../src/worker/worker.ts';
-import { RECORD_HANDLER, assertAllGone, attempts, startHarness, type Harness } from './harness.ts';
+import { RECORD_HANDLER, assertAllGone, attempts, workerSuite } from './harness.ts';
 
 describe('pullq worker against a running pullq serve', () => {
-  let harness: Harness;
-  const pids = new Set<number>();
-
-  before(async () => {
-    harness = await startHarness();
-  });
-
-  after(async () => {
-    await harness?.close();
-    assertAllGone(pids);
-  });
+  const suite = workerSuite();
+  const { pids } = suite;
 
   it('every task is processed exactly once by 2 processes x 20 and the queue ends empty', async () => {
-    const connection = harness.connection();
+    const connection = suite.harness.connection();
     const queue = connection.simpleQueue('many');
-    const out = join(harness.dir, 'many.log');
+    const out = join(suite.harness.dir, 'many.log');
     const results = await queue.putMany(Array.from({ length: 1000 }, () => ({ body: { out } })));
     assert.ok(results.every((result) => result.ok));
     const worker = new Worker({
@@ -36,7 +27,7 @@ describe('pullq worker against a running pullq serve', () => {
       once: true,
       logLevel: 'silent',
     });
-    worker.on('child-start', ({ pid }) => pids.add(pid));
+    suite.track(worker);
     await worker.start();
     for (const pid of worker.stats().pids) pids.add(pid);
     const report = await worker.done;
