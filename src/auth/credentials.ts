@@ -48,7 +48,11 @@ export function credentialsPath(env: Env): string {
 
 /** The saved credentials; null when there is no file. */
 export function readCredentials(env: Env): Credentials | null {
-  const path = credentialsPath(env);
+  return readCredentialsFile(credentialsPath(env));
+}
+
+/** `readCredentials` from a path given by the caller (the client's `credentialsFile`). */
+export function readCredentialsFile(path: string): Credentials | null {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -8,10 +8,9 @@
  *   const message = await queue.get();
  *   await message.ack();
  */
-import { readFileSync } from 'node:fs';
 import type { Backend, Clock } from '../backends/backend.ts';
 import { systemClock } from '../backends/backend.ts';
-import { sameServer } from '../auth/credentials.ts';
+import { readCredentialsFile, sameServer, type Credentials } from '../auth/credentials.ts';
 import { PullqError } from '../protocol/errors.ts';
 import { LIMITS, checkInt, checkNumber } from '../protocol/limits.ts';
 import { transportFor, type TransportSettings } from './registry.ts';
@@ -225,17 +224,20 @@ function transportSettings(options: ConnectionOptions): TransportSettings {
 /** The credentials file's token, when the file is for this server (`pullq login` writes it). */
 function fileToken(path: string | undefined, url: URL): string | undefined {
   if (path === undefined) return undefined;
-  let saved: { server?: unknown; token?: unknown };
+  let saved: Credentials | null;
   try {
-    saved = JSON.parse(readFileSync(path, 'utf8')) as typeof saved;
+    saved = readCredentialsFile(path);
   } catch (error) {
-    throw new PullqError(
-      'invalid_argument',
-      `credentialsFile ${path} cannot be read: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error, details: { field: 'credentialsFile' } },
-    );
+    throw new PullqError('invalid_argument', `credentialsFile: ${(error as Error).message}`, {
+      cause: error,
+      details: { field: 'credentialsFile' },
+    });
   }
-  if (typeof saved.token !== 'string' || typeof saved.server !== 'string') return undefined;
+  if (saved === null) {
+    throw new PullqError('invalid_argument', `credentialsFile ${path} does not exist`, {
+      details: { field: 'credentialsFile' },
+    });
+  }
   const scheme = { 'pullq:': 'http:', 'pullqs:': 'https:' }[url.protocol] ?? url.protocol;
   return sameServer(saved.server, `${scheme}//${url.host}${url.pathname}`)
     ? saved.token
