@@ -2,7 +2,7 @@
  * http-transport: what the HTTP backends (http.ts, v1beta2-http.ts) share: one JSON request
  * over undici, a request that got no answer as a catalog error, and an error answer's body.
  */
-import type { Dispatcher } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { PullqError } from '../protocol/errors.ts';
 
 /** Socket-level failures: the request may or may not have reached the server. */
@@ -105,4 +105,41 @@ function errorCode(error: unknown): string | undefined {
   if (error instanceof AggregateError) return errorCode(error.errors[0]);
   const cause = (error as { cause?: unknown } | null)?.cause;
   return cause === undefined ? undefined : errorCode(cause);
+}
+
+/** What both HTTP backends are built from: their pool, the headers of every request, a timeout. */
+export interface HttpClient {
+  dispatcher: Dispatcher;
+  /** Whether close() must close the dispatcher (it is not the caller's). */
+  ownsDispatcher: boolean;
+  headers: Record<string, string>;
+  jsonHeaders: Record<string, string>;
+  timeoutMs: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+export function httpClient(
+  origin: string,
+  options: {
+    token?: string | undefined;
+    headers?: Record<string, string> | undefined;
+    dispatcher?: Dispatcher | undefined;
+    timeoutMs?: number | undefined;
+  },
+): HttpClient {
+  const headers = {
+    accept: 'application/json',
+    ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
+    ...options.headers,
+  };
+  return {
+    // Undici never pipelines POSTs, and a long-poll at the head of a pipeline would hold
+    // every request behind it: keep-alive connections, one request each, as many as needed.
+    dispatcher: options.dispatcher ?? new Pool(origin, { pipelining: 1 }),
+    ownsDispatcher: options.dispatcher === undefined,
+    headers,
+    jsonHeaders: { ...headers, 'content-type': 'application/json' },
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+  };
 }

@@ -11,7 +11,7 @@
  * details); a server that cannot be reached, or drops the connection, is `unavailable`, and a
  * request that outlives `timeoutMs` is `timeout`: both retryable. Nothing is retried here.
  */
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { PullqError, errorFromWire } from '../protocol/errors.ts';
 import { TASK_ID_PATTERN, checkQueueName } from '../protocol/limits.ts';
 import {
@@ -45,7 +45,13 @@ import type {
   TaskPage,
 } from './backend.ts';
 import { queueNotFound } from './common.ts';
-import { parseOrText, sendRequest, type JsonRequest } from './http-transport.ts';
+import {
+  httpClient,
+  parseOrText,
+  sendRequest,
+  type JsonRequest,
+  type HttpClient,
+} from './http-transport.ts';
 
 export interface HttpBackendOptions {
   /** The server's root, e.g. `http://127.0.0.1:8080`. */
@@ -56,8 +62,6 @@ export interface HttpBackendOptions {
   /** How long one request may take, in ms; a long-poll adds its `waitSeconds`. Default 30 s. */
   timeoutMs?: number;
 }
-
-const DEFAULT_TIMEOUT_MS = 30_000;
 
 type Method = JsonRequest['method'];
 
@@ -71,12 +75,8 @@ export class HttpBackend implements Backend {
     queueAdmin: true,
   };
   readonly #origin: string;
+  readonly #client: HttpClient;
   readonly #base: string;
-  readonly #dispatcher: Dispatcher;
-  readonly #ownsDispatcher: boolean;
-  readonly #headers: Record<string, string>;
-  readonly #jsonHeaders: Record<string, string>;
-  readonly #timeoutMs: number;
   /** Ends running long-polls on close(), as a closing backend does. */
   readonly #closing = new AbortController();
   #closed = false;
@@ -94,17 +94,7 @@ export class HttpBackend implements Backend {
     }
     this.#origin = url.origin;
     this.#base = `${url.pathname.replace(/\/+$/, '')}/v1`;
-    // Undici never pipelines POSTs, and a long-poll at the head of a pipeline would hold
-    // every request behind it: keep-alive connections, one request each, as many as needed.
-    this.#dispatcher = options.dispatcher ?? new Pool(url.origin, { pipelining: 1 });
-    this.#ownsDispatcher = options.dispatcher === undefined;
-    this.#headers = {
-      accept: 'application/json',
-      ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
-      ...options.headers,
-    };
-    this.#jsonHeaders = { ...this.#headers, 'content-type': 'application/json' };
-    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#client = httpClient(url.origin, options);
   }
 
   async insert(
@@ -145,7 +135,7 @@ export class HttpBackend implements Backend {
     try {
       const answer = await this.#call<{ tasks: WireTask[] }>('POST', path, body, {
         signal,
-        timeoutMs: this.#timeoutMs + wait * 1000,
+        timeoutMs: this.#client.timeoutMs + wait * 1000,
       });
       return answer.tasks.map(leasedTaskFromWire);
     } catch (error) {
@@ -268,7 +258,7 @@ export class HttpBackend implements Backend {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing.abort();
-    if (this.#ownsDispatcher) await this.#dispatcher.close();
+    if (this.#client.ownsDispatcher) await this.#client.dispatcher.close();
   }
 
   /** One request: JSON in, JSON out; any failure as a catalog error. */
@@ -279,14 +269,14 @@ export class HttpBackend implements Backend {
     options: { signal?: AbortSignal; timeoutMs?: number } = {},
   ): Promise<T> {
     if (this.#closed) throw new PullqError('unavailable', 'the backend is closed');
-    const timeout = options.timeoutMs ?? this.#timeoutMs;
+    const timeout = options.timeoutMs ?? this.#client.timeoutMs;
     const { status, text } = await sendRequest(
-      this.#dispatcher,
+      this.#client.dispatcher,
       {
         origin: this.#origin,
         path: this.#base + path,
         method,
-        headers: body === undefined ? this.#headers : this.#jsonHeaders,
+        headers: body === undefined ? this.#client.headers : this.#client.jsonHeaders,
         body,
         signal: options.signal,
         timeoutMs: timeout,

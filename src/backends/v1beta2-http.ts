@@ -31,7 +31,7 @@
  * retryable. A whole-call failure in a batch throws, though items sent before it may have
  * been applied. Nothing is retried here.
  */
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { PullqError } from '../protocol/errors.ts';
 import { TASK_ID_PATTERN, checkQueueName } from '../protocol/limits.ts';
 import {
@@ -64,7 +64,13 @@ import {
   leaseLost,
   queueNotFound,
 } from './common.ts';
-import { parseOrText, sendRequest, type JsonRequest } from './http-transport.ts';
+import {
+  httpClient,
+  parseOrText,
+  sendRequest,
+  type JsonRequest,
+  type HttpClient,
+} from './http-transport.ts';
 import {
   badAnswer,
   eachItem,
@@ -98,7 +104,6 @@ export interface V1beta2BackendOptions {
   clock?: Clock;
 }
 
-const DEFAULT_TIMEOUT_MS = 30_000;
 /** How long ack's fence holds the task: the delete that follows needs one round trip. */
 const ACK_FENCE_SECONDS = 60;
 /** App ids, domain-scoped ones included, with an optional `<partition>~` prefix. */
@@ -126,14 +131,10 @@ export class V1beta2Backend implements Backend {
     queueAdmin: false,
   };
   readonly #origin: string;
+  readonly #client: HttpClient;
   readonly #root: string;
   readonly #project: string;
   readonly #writeProject: string;
-  readonly #dispatcher: Dispatcher;
-  readonly #ownsDispatcher: boolean;
-  readonly #headers: Record<string, string>;
-  readonly #jsonHeaders: Record<string, string>;
-  readonly #timeoutMs: number;
   readonly #clock: Clock;
   #closed = false;
 
@@ -155,15 +156,7 @@ export class V1beta2Backend implements Backend {
     this.#root = `${url.pathname.replace(/\/+$/, '')}/taskqueue/v1beta2/projects`;
     this.#project = options.project;
     this.#writeProject = options.hrdProject ? `s~${options.project}` : options.project;
-    this.#dispatcher = options.dispatcher ?? new Pool(url.origin, { pipelining: 1 });
-    this.#ownsDispatcher = options.dispatcher === undefined;
-    this.#headers = {
-      accept: 'application/json',
-      ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
-      ...options.headers,
-    };
-    this.#jsonHeaders = { ...this.#headers, 'content-type': 'application/json' };
-    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#client = httpClient(url.origin, options);
     this.#clock = options.clock ?? systemClock;
   }
 
@@ -342,7 +335,7 @@ export class V1beta2Backend implements Backend {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#ownsDispatcher) await this.#dispatcher.close();
+    if (this.#client.ownsDispatcher) await this.#client.dispatcher.close();
   }
 
   /** tasks.update fenced by the ref's lease; answers the task with its new leaseTimestamp. */
@@ -380,15 +373,15 @@ export class V1beta2Backend implements Backend {
     const where = `${this.#root}/${project}/taskqueues/${queue}${subPath}`;
     const query = options.query ? `?${new URLSearchParams(options.query).toString()}` : '';
     const { status, text } = await sendRequest(
-      this.#dispatcher,
+      this.#client.dispatcher,
       {
         origin: this.#origin,
         path: where + query,
         method,
-        headers: options.body === undefined ? this.#headers : this.#jsonHeaders,
+        headers: options.body === undefined ? this.#client.headers : this.#client.jsonHeaders,
         body: options.body,
         signal: options.signal,
-        timeoutMs: this.#timeoutMs,
+        timeoutMs: this.#client.timeoutMs,
       },
       `${method} ${this.#origin}${where}`,
       () => this.#closed,
