@@ -128,6 +128,17 @@ export class HttpBackend implements Backend {
         leasedTaskFromWire,
       );
     }
+    if (request.signal !== undefined) {
+      // An abort cuts the request, and an answer already on its way would be lost with it: its
+      // tasks stay leased until their lease runs out (the server cannot tell its answer was
+      // dropped). So what is ready now is leased first, by a request no signal cuts; only an
+      // empty queue is waited on, where an abort almost always finds nothing leased.
+      body['waitSeconds'] = 0;
+      const ready = await this.#call<{ tasks: WireTask[] }>('POST', path, body);
+      if (ready.tasks.length > 0 || request.signal.aborted) {
+        return ready.tasks.map(leasedTaskFromWire);
+      }
+    }
     body['waitSeconds'] = wait;
     const signal = request.signal
       ? AbortSignal.any([request.signal, this.#closing.signal])
