@@ -6,6 +6,10 @@
  *   server; `?synchronous=FULL` for fsync on every commit.
  * - `pullq://host:port`, `pullqs://` (TLS), `http://`, `https://`: a pullq server; with
  *   `protocol: 'v1beta2'` any App Engine Task Queue v1beta2 server.
+ * - `postgres://`, `redis://`: straight to the database a pullq server would use, no server.
+ * - `amqp://` (RabbitMQ), `nats://` (JetStream): brokers with their own semantics; what they
+ *   cannot do is declared in their capabilities.
+ * The last four load their driver (an optional peer dependency) only when used.
  */
 import type { Backend } from '../backends/backend.ts';
 import { HttpBackend } from '../backends/http.ts';
@@ -103,5 +107,25 @@ export function registerBuiltInTransports(): void {
     description:
       "pullq://host:port (pullqs://, http(s)://): a pullq server, or with protocol 'v1beta2' any v1beta2 server",
     open: openServer,
+  });
+  registerTransport({
+    schemes: ['postgres', 'postgresql'],
+    description: 'postgres://user@host:port/db[?schema=pullq]: PostgreSQL, no server in between',
+    open: async (settings) => (await import('../backends/postgres/open.ts')).openPostgres(settings),
+  });
+  registerTransport({
+    schemes: ['redis', 'rediss'],
+    description: 'redis://host:port[/db][?prefix=pullq]: Redis, no server in between',
+    open: async (settings) => (await import('../backends/redis/open.ts')).openRedis(settings),
+  });
+  registerTransport({
+    schemes: ['amqp', 'amqps'],
+    description: 'amqp://user:pass@host:port[/vhost]: RabbitMQ (no tags, listing or exact stats)',
+    open: async (settings) => (await import('../backends/amqp/open.ts')).openAmqp(settings),
+  });
+  registerTransport({
+    schemes: ['nats'],
+    description: 'nats://host:port: NATS JetStream (no tags, listing or exact stats)',
+    open: async (settings) => (await import('../backends/nats/open.ts')).openNats(settings),
   });
 }

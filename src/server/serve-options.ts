@@ -18,7 +18,8 @@ export interface ServeOptions {
   port: number;
   /** Where the SQLite database lives. Default `./pullq-data` (env `PULLQ_DATA`). */
   dataDir: string;
-  /** `memory://` or `sqlite:///path/to/file.db`; null: `pullq.db` in `dataDir`. */
+  /** `memory://`, `sqlite:///path/to/file.db`, `postgres://...` or `redis://...`; null:
+   * `pullq.db` in `dataDir`. */
   backendUrl: string | null;
   /** Create a queue on the first insert into it. Default true. */
   autoCreateQueues: boolean;
@@ -124,9 +125,9 @@ export function resolveServeOptions(flags: ServeFlags, env: Env): ServeOptions {
     );
   }
   const backendUrl = flags.backend ?? null;
-  if (backendUrl !== null && backendUrl !== 'memory://' && !backendUrl.startsWith('sqlite://')) {
+  if (backendUrl !== null && backendUrl !== 'memory://' && !isStoreUrl(backendUrl)) {
     throw new ServeConfigError(
-      `--backend must be memory:// or sqlite:///path/to/file.db, got ${JSON.stringify(backendUrl)}`,
+      `--backend must be memory://, sqlite:///path/to/file.db, postgres://user@host:port/db or redis://host:port, got ${JSON.stringify(redactUrl(backendUrl))}`,
     );
   }
   if (backendUrl?.startsWith('sqlite://') && sqlitePath(backendUrl) === '') {
@@ -200,6 +201,18 @@ export function isLoopbackHost(host: string): boolean {
     return mapped?.[1]?.startsWith('127.') ?? false;
   }
   return false;
+}
+
+/** The database URLs a server can store its queues in besides memory. */
+const STORE_SCHEMES = ['sqlite:', 'postgres:', 'postgresql:', 'redis:', 'rediss:'];
+
+function isStoreUrl(url: string): boolean {
+  return STORE_SCHEMES.some((scheme) => url.toLowerCase().startsWith(`${scheme}//`));
+}
+
+/** The URL without its password, for messages and logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z]+:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
 }
 
 /** `sqlite:///abs/file.db` -> `/abs/file.db`; `sqlite://rel/file.db` -> `rel/file.db`. */

@@ -18,7 +18,7 @@ import { writeCredentialsFile } from '../auth/credentials.ts';
 import { isTokenStore, type TokenStore } from '../auth/token-store.ts';
 import type { Backend } from '../backends/backend.ts';
 import type { PullqServer, ServerOptions } from './app.ts';
-import { isLoopbackHost, sqlitePath, type ServeOptions } from './serve-options.ts';
+import { isLoopbackHost, redactUrl, sqlitePath, type ServeOptions } from './serve-options.ts';
 
 export {
   DEFAULT_SERVE_OPTIONS,
@@ -42,6 +42,25 @@ export async function openStore(options: ServeOptions): Promise<OpenedStore> {
   if (options.backendUrl === 'memory://') {
     const { MemoryBackend } = await import('../backends/memory.ts');
     return { backend: new MemoryBackend(), description: 'in memory (nothing survives a restart)' };
+  }
+  if (options.backendUrl !== null && !options.backendUrl.startsWith('sqlite://')) {
+    // PostgreSQL and Redis open the way a client connection would, through the registry.
+    const [{ transportFor }, { registerBuiltInTransports }] = await Promise.all([
+      import('../client/registry.ts'),
+      import('../client/transports.ts'),
+    ]);
+    registerBuiltInTransports();
+    const url = new URL(options.backendUrl);
+    const backend = await transportFor(url).open({
+      url,
+      href: options.backendUrl,
+      protocol: 'native',
+      project: undefined,
+      hrdProject: false,
+      token: undefined,
+      timeoutMs: 30_000,
+    });
+    return { backend, description: redactUrl(options.backendUrl) };
   }
   const path = resolve(
     options.backendUrl === null
@@ -97,7 +116,7 @@ export async function startServe(
       await store.backend.close();
       throw new ServeStartError(
         `${store.description} cannot keep tokens`,
-        'use a store that can (SQLite, memory), or --no-auth on a loopback address',
+        'use a store that can (SQLite, PostgreSQL, Redis, memory), or --no-auth on a loopback address',
         null,
       );
     }

@@ -39,7 +39,7 @@ describe('resolveServeOptions', () => {
       { port: ' ' },
       { logLevel: 'loud' },
       { synchronous: 'OFF' },
-      { backend: 'postgres://db' },
+      { backend: 'mysql://db' },
       { backend: 'sqlite://' },
     ]) {
       assert.throws(() => resolveServeOptions(flags, {}), ServeConfigError, JSON.stringify(flags));
@@ -50,6 +50,17 @@ describe('resolveServeOptions', () => {
     const options = resolveServeOptions({ synchronous: 'full', backend: 'memory://' }, {});
     assert.equal(options.synchronous, 'FULL');
     assert.equal(options.backendUrl, 'memory://');
+  });
+
+  it('takes PostgreSQL and Redis URLs for --backend, and never repeats a password it refuses', () => {
+    for (const backend of ['postgres://u@db:5432/q', 'postgresql://db/q', 'redis://cache:6379']) {
+      assert.equal(resolveServeOptions({ backend }, {}).backendUrl, backend);
+    }
+    assert.throws(
+      () => resolveServeOptions({ backend: 'mysql://user:hunter2@db/q' }, {}),
+      (error: Error) =>
+        error.message.includes('mysql://user:***@db/q') && !error.message.includes('hunter2'),
+    );
   });
 
   it('--no-auth is allowed on loopback addresses and refused on any other', () => {

@@ -1,0 +1,11 @@
+/** Opens the amqp backend for a connection URL. A placeholder until the backend lands. */
+import type { Backend } from '../backend.ts';
+import type { TransportSettings } from '../../client/registry.ts';
+import { PullqError } from '../../protocol/errors.ts';
+
+export async function openAmqp(settings: TransportSettings): Promise<Backend> {
+  throw new PullqError(
+    'unsupported',
+    `the amqp backend is not built yet (${settings.url.protocol})`,
+  );
+}
