@@ -7,3 +7,5 @@ export type { BackendContractOptions, MakeBackend } from './backend-contract.ts'
 export { ManualClock } from './manual-clock.ts';
 export { transportContract } from './transport-contract.ts';
 export type { MakeHarness, TransportHarness } from './transport-contract.ts';
+export { tokenStoreContract } from './token-store-contract.ts';
+export type { MakeTokenStore } from './token-store-contract.ts';
