@@ -1,7 +1,12 @@
 /**
- * The worker's child processes: forks them, restarts one that dies (with a backoff of 100 ms
- * doubling to 10 s, reset once a child has stayed up 30 s, so a module that crashes at once
- * does not spin), and picks the child with the most free slots for each task.
+ * The worker's child processes: forks them, restarts one that dies, and picks the child with
+ * the most free slots for each task.
+ *
+ * Restarts: a child that had finished at least one task since it started is restarted after
+ * 100 ms, and the backoff starts over: it was doing work, so its death is an incident (the OOM
+ * killer, an operator's kill), and its share of the slots is wanted back at once. A child that
+ * died before finishing any task doubles the delay (up to 10 s): a handler that kills every
+ * process it runs in must not make the pool fork in a tight loop.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +18,6 @@ const CHILD_ENTRY = fileURLToPath(
 
 const RESTART_FIRST_MS = 100;
 const RESTART_MAX_MS = 10_000;
-const RESTART_RESET_AFTER_MS = 30_000;
 
 export interface ChildHandle {
   readonly pid: number;
@@ -22,6 +26,8 @@ export interface ChildHandle {
   draining: boolean;
   /** Keys of the deliveries this child runs. */
   readonly running: Set<number>;
+  /** It reported a finished task (done or failed) since it started. */
+  progressed: boolean;
 }
 
 export interface PoolEvents {
@@ -115,9 +121,9 @@ export class ChildPool {
       ready: false,
       draining: this.#stopping,
       running: new Set(),
+      progressed: false,
     };
     this.#children.add(child);
-    const startedAt = performance.now();
     let resolveExit!: () => void;
     const exit = new Promise<void>((resolve) => (resolveExit = resolve));
     this.#exits.add(exit);
@@ -131,6 +137,7 @@ export class ChildPool {
           reject(new Error(`the handler module could not be loaded: ${message.message}`));
           this.#events.loadFailed(message.message);
         } else {
+          if (message.type === 'done' || message.type === 'failed') child.progressed = true;
           this.#events.message(child, message);
         }
       });
@@ -149,7 +156,7 @@ export class ChildPool {
           ),
         );
         this.#events.exit(child, exitStatus.code, exitStatus.signal, expected);
-        if (!expected && child.ready) this.#scheduleRestart(performance.now() - startedAt);
+        if (!expected && child.ready) this.#scheduleRestart(child.progressed);
         this.#exits.delete(exit);
         resolveExit();
       };
@@ -165,13 +172,13 @@ export class ChildPool {
     });
   }
 
-  #scheduleRestart(upMs: number): void {
-    if (upMs >= RESTART_RESET_AFTER_MS) this.#restartDelayMs = RESTART_FIRST_MS;
+  #scheduleRestart(progressed: boolean): void {
+    if (progressed) this.#restartDelayMs = RESTART_FIRST_MS;
     const delay = this.#restartDelayMs;
     this.#restartDelayMs = Math.min(RESTART_MAX_MS, this.#restartDelayMs * 2);
     const timer = setTimeout(() => {
       this.#restartTimers.delete(timer);
-      if (!this.#stopping) this.#fork().catch(() => this.#scheduleRestart(0));
+      if (!this.#stopping) this.#fork().catch(() => this.#scheduleRestart(false));
     }, delay);
     this.#restartTimers.add(timer);
   }
