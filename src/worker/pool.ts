@@ -9,6 +9,7 @@
  * process it runs in must not make the pool fork in a tight loop.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { CHILD_CONFIG_ENV, type ChildConfig, type FromChild, type ToChild } from './protocol.ts';
 
@@ -52,10 +53,19 @@ export class ChildPool {
   #stopping = false;
   #restartDelayMs = RESTART_FIRST_MS;
   #restartTimers = new Set<NodeJS.Timeout>();
+  readonly #onOutput: ((line: string) => void) | undefined;
 
-  constructor(config: ChildConfig, processes: number, events: PoolEvents) {
+  /** `onOutput` gets each line the children write to stderr; without it they write to this
+   * process's stderr themselves. */
+  constructor(
+    config: ChildConfig,
+    processes: number,
+    onOutput: ((line: string) => void) | undefined,
+    events: PoolEvents,
+  ) {
     this.#config = config;
     this.#processes = processes;
+    this.#onOutput = onOutput;
     this.#events = events;
   }
 
@@ -113,8 +123,12 @@ export class ChildPool {
       serialization: 'advanced',
       execArgv: process.execArgv,
       env,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      stdio: ['ignore', 'inherit', this.#onOutput === undefined ? 'inherit' : 'pipe', 'ipc'],
     });
+    if (proc.stderr !== null && this.#onOutput !== undefined) {
+      const onOutput = this.#onOutput;
+      createInterface({ input: proc.stderr, crlfDelay: Infinity }).on('line', onOutput);
+    }
     const child: ChildHandle = {
       pid: proc.pid ?? -1,
       process: proc,

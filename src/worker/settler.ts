@@ -47,6 +47,11 @@ export class Settler {
     return this.#add(this.#releases, request);
   }
 
+  /** Nothing waits to be sent and no batch is under way. */
+  get idle(): boolean {
+    return this.#acks.length === 0 && this.#releases.length === 0 && this.#flushing.size === 0;
+  }
+
   /** Sends everything pending now and waits for every batch under way. */
   async flush(): Promise<void> {
     this.#sendAll();

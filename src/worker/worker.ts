@@ -12,71 +12,35 @@
  *   const report = await worker.stop();
  */
 import { EventEmitter } from 'node:events';
-import { availableParallelism } from 'node:os';
-import { resolve as resolvePath } from 'node:path';
 import { pino, type Logger } from 'pino';
-import type { Capabilities, LeasedTask, QueueInfo } from '../backends/backend.ts';
+import type { Capabilities, LeasedTask } from '../backends/backend.ts';
 import type { Connection } from '../client/connection.ts';
 import { sleep } from '../client/waits.ts';
-import { isPullqError, PullqError } from '../protocol/errors.ts';
-import { LIMITS, checkInt, checkNumber, checkQueueName } from '../protocol/limits.ts';
+import { PullqError } from '../protocol/errors.ts';
+import { LIMITS } from '../protocol/limits.ts';
+import { Crashes, MAX_REDELIVERIES } from './crashes.ts';
 import { LeaseKeeper, type Held } from './lease-keeper.ts';
-import { DEFAULT_BACKOFF, outcomeOf, type Backoff } from './policy.ts';
+import { outcomeOf } from './policy.ts';
+import { workerQueueInfo } from './queue-info.ts';
 import { ChildPool, type ChildHandle } from './pool.ts';
 import type { FromChild } from './protocol.ts';
 import { Settler } from './settler.ts';
 import type { StopReport, WorkerEvents, WorkerStats } from './worker-events.ts';
+import {
+  resolveWorkerOptions,
+  type ResolvedWorkerOptions,
+  type WorkerOptions,
+} from './worker-options.ts';
 
-export interface WorkerOptions {
-  connection: Connection;
-  queue: string;
-  /** Path of the handler module (a default export, or tasks made with defineTask). */
-  handler: string;
-  /** Child processes. Default: the CPU count. */
-  processes?: number;
-  /** Handlers each child runs at once. Default 10. */
-  concurrency?: number;
-  /** Tasks leased ahead of a free slot. Default processes * concurrency. */
-  prefetch?: number;
-  /** Length of each lease (renewed while the task is held). Default 60. */
-  leaseSeconds?: number;
-  /** Retry delays: full jitter below baseMs * 2^(attempt-1), at most maxMs. */
-  backoff?: Partial<Backoff>;
-  /** Seconds an attempt may run before its signal aborts and it fails. Default: no limit. */
-  timeoutSeconds?: number | null;
-  /** Seconds running handlers get to finish on stop(). Default 30. */
-  graceSeconds?: number;
-  /** Stop once nothing is ready and nothing is in flight. */
-  once?: boolean;
-  /** pino level of the supervisor's and the children's logs. Default 'info'. */
-  logLevel?: string;
-}
+export type { WorkerOptions } from './worker-options.ts';
 
 /** A lease a long-poll waits at most, so a dropped connection costs at most this much. */
 const LONG_POLL_SECONDS = 20;
 
-/**
- * Times a task is handed to another child after the child running it died, before it is
- * released instead. A local redelivery costs the server no attempt, so a task that itself kills
- * its child (out of memory, a native crash) would otherwise kill children forever under a lease
- * the keeper renews; released, it counts an attempt and maxLeases dead-letters it in the end.
- * Two lets a task survive its child being killed twice in a row for reasons of its own.
- */
-const MAX_REDELIVERIES = 2;
-
 export class Worker extends EventEmitter<WorkerEvents> {
   readonly queue: string;
   readonly #connection: Connection;
-  readonly #handler: string;
-  readonly #processes: number;
-  readonly #concurrency: number;
-  readonly #prefetch: number;
-  readonly #leaseSeconds: number;
-  readonly #backoff: Backoff;
-  readonly #timeoutSeconds: number | null;
-  readonly #graceSeconds: number;
-  readonly #once: boolean;
-  readonly #logLevel: string;
+  readonly #options: ResolvedWorkerOptions;
   readonly #logger: Logger;
   readonly #settler: Settler;
   readonly #buffer: Held[] = [];
@@ -91,8 +55,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     redelivered: 0,
     leaseLost: 0,
   };
-  /** Children that died running the task, and the last one's note (kept for a release). */
-  readonly #crashes = new WeakMap<Held, { count: number; note: string }>();
+  readonly #crashes = new Crashes();
   #keeper: LeaseKeeper | undefined;
   #pool: ChildPool | undefined;
   #capabilities: Capabilities | undefined;
@@ -109,30 +72,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   constructor(options: WorkerOptions) {
     super();
-    checkQueueName(options.queue);
-    this.queue = options.queue;
-    this.#connection = options.connection;
-    this.#handler = resolvePath(options.handler);
-    this.#processes = options.processes ?? availableParallelism();
-    checkInt(this.#processes, 'processes', 1, 1024);
-    this.#concurrency = options.concurrency ?? 10;
-    checkInt(this.#concurrency, 'concurrency', 1, 10_000);
-    this.#prefetch = options.prefetch ?? this.#processes * this.#concurrency;
-    checkInt(this.#prefetch, 'prefetch', 1, 100_000);
-    this.#leaseSeconds = options.leaseSeconds ?? 60;
-    checkNumber(this.#leaseSeconds, 'leaseSeconds', 1, LIMITS.maxLeaseSeconds);
-    this.#backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
-    checkNumber(this.#backoff.baseMs, 'backoff.baseMs', 0, 86_400_000);
-    checkNumber(this.#backoff.maxMs, 'backoff.maxMs', 0, LIMITS.maxEtaAheadSeconds * 1000);
-    this.#timeoutSeconds = options.timeoutSeconds ?? null;
-    if (this.#timeoutSeconds !== null) {
-      checkNumber(this.#timeoutSeconds, 'timeoutSeconds', 0.001, LIMITS.maxLeaseSeconds);
-    }
-    this.#graceSeconds = options.graceSeconds ?? 30;
-    checkNumber(this.#graceSeconds, 'graceSeconds', 0, 86_400);
-    this.#once = options.once ?? false;
-    this.#logLevel = options.logLevel ?? 'info';
-    this.#logger = pino({ level: this.#logLevel, name: 'pullq-worker' }, pino.destination(2));
+    const resolved = resolveWorkerOptions(options);
+    this.queue = resolved.queue;
+    this.#connection = resolved.connection;
+    this.#options = resolved;
+    this.#logger =
+      resolved.logger ??
+      pino({ level: resolved.logLevel, name: 'pullq-worker' }, pino.destination(2));
     this.#settler = new Settler(this.#connection, this.queue, {
       leaseLost: (id, verb) => {
         this.#counts.leaseLost += 1;
@@ -149,12 +95,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
   async start(): Promise<void> {
     if (this.#pool !== undefined)
       throw new PullqError('invalid_argument', 'the worker was started');
-    const info = await this.#queueInfo();
+    const info = await workerQueueInfo(this.#connection, this.queue);
     this.#maxLeases = info.maxLeases;
     this.#capabilities = (await this.#connection.connect()).capabilities;
     this.#pool = new ChildPool(
-      { handler: this.#handler, concurrency: this.#concurrency, logLevel: this.#logLevel },
-      this.#processes,
+      {
+        handler: this.#options.handler,
+        concurrency: this.#options.concurrency,
+        logLevel: this.#options.logLevel,
+      },
+      this.#options.processes,
+      this.#options.onChildOutput,
       {
         message: (child, message) => this.#onMessage(child, message),
         exit: (child, code, signal, expected) => this.#onExit(child, code, signal, expected),
@@ -171,7 +122,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.#pool.kill();
       throw error;
     }
-    this.#keeper = new LeaseKeeper(this.#connection, this.queue, this.#leaseSeconds, {
+    this.#keeper = new LeaseKeeper(this.#connection, this.queue, this.#options.leaseSeconds, {
       held: () => [...this.#buffer, ...this.#running.values()],
       renewed: (count) => this.emit('renewed', { count }),
       lost: (held) => {
@@ -211,31 +162,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
     };
   }
 
-  async #queueInfo(): Promise<QueueInfo> {
-    const found = await this.#connection.ensure(async (backend) => backend.getQueue(this.queue));
-    if (found !== null) return found;
-    if (!this.#connection.options.autoCreateQueues) {
-      throw new PullqError('queue_not_found', `queue ${this.queue} does not exist`);
-    }
-    try {
-      return await this.#connection.ensure(async (backend) => backend.createQueue(this.queue));
-    } catch (error) {
-      if (!isPullqError(error) || error.code !== 'already_exists') throw error;
-      const info = await this.#connection.ensure(async (backend) => backend.getQueue(this.queue));
-      if (info === null) throw error;
-      return info;
-    }
-  }
-
   async #leaseLoop(): Promise<void> {
     const signal = this.#stopping.signal;
-    const longPoll = this.#capabilities?.longPoll === true && !this.#once;
+    const longPoll = this.#capabilities?.longPoll === true && !this.#options.once;
     while (!signal.aborted) {
-      if (this.#buffer.length > this.#prefetch / 2) {
+      if (this.#buffer.length > this.#options.prefetch / 2) {
         await this.#waitForWake(1000);
         continue;
       }
-      const max = Math.min(this.#prefetch - this.#buffer.length, LIMITS.maxTasksPerLease);
+      const max = Math.min(this.#options.prefetch - this.#buffer.length, LIMITS.maxTasksPerLease);
       const startedAt = this.#connection.options.clock.now();
       let tasks: LeasedTask[];
       try {
@@ -243,7 +178,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
           async (backend) =>
             backend.lease(this.queue, {
               max,
-              leaseSeconds: this.#leaseSeconds,
+              leaseSeconds: this.#options.leaseSeconds,
               ...(longPoll ? { waitSeconds: LONG_POLL_SECONDS, signal } : {}),
             }),
           signal,
@@ -254,14 +189,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
         await sleep(1000, signal);
         continue;
       }
-      const expiresAt = startedAt + this.#leaseSeconds * 1000;
+      const expiresAt = startedAt + this.#options.leaseSeconds * 1000;
       for (const task of tasks) {
         this.#buffer.push({ key: this.#nextKey++, task, expiresAt, child: null });
       }
       this.#dispatch();
       if (tasks.length > 0) continue;
-      if (this.#once) {
+      if (this.#options.once) {
         if (this.#buffer.length === 0 && this.#running.size === 0) {
+          // A release still on its way can make a task ready again: let it land, then look.
+          if (!this.#settler.idle) {
+            await this.#settler.flush();
+            continue;
+          }
           void this.stop();
           return;
         }
@@ -301,10 +241,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
         type: 'run',
         key: held.key,
         task: { id, queue, payload, tag, attempts, enqueuedAt },
-        timeoutSeconds: this.#timeoutSeconds,
+        timeoutSeconds: this.#options.timeoutSeconds,
       });
     }
-    if (this.#buffer.length <= this.#prefetch / 2) this.#wake?.();
+    if (this.#buffer.length <= this.#options.prefetch / 2) this.#wake?.();
   }
 
   /** The task left its child: its slot is free. */
@@ -336,7 +276,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const { failure } = message;
     this.#counts.failed += 1;
     this.emit('failed', { id, attempts, pid: child.pid, error: failure.message });
-    const outcome = outcomeOf(ref, attempts, failure, this.#maxLeases, this.#backoff);
+    const outcome = outcomeOf(ref, attempts, failure, this.#maxLeases, this.#options.backoff);
     if (outcome.kind === 'dead') this.#counts.dead += 1;
     else this.#counts.retried += 1;
     void this.#settler.release(outcome.release).then(() => {
@@ -391,11 +331,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const redeliver: Held[] = [];
     for (const held of lost) {
       this.#running.delete(held.key);
-      const crashes = { count: (this.#crashes.get(held)?.count ?? 0) + 1, note };
-      this.#crashes.set(held, crashes);
+      const crashes = this.#crashes.record(held, note);
       // Once stopping, the buffer has been given back already: a task put there would be
       // renewed by nobody and released by nobody.
-      if (this.#stopping.signal.aborted || crashes.count > MAX_REDELIVERIES) {
+      if (this.#stopping.signal.aborted || crashes > MAX_REDELIVERIES) {
         this.#counts.released += 1;
         const ref = { id: held.task.id, token: held.task.leaseToken };
         void this.#settler.release({ ref, delaySeconds: 0, error: note });
@@ -407,7 +346,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       held.key = this.#nextKey++;
       redeliver.push(held);
       this.#counts.redelivered += 1;
-      this.emit('redelivered', { id: held.task.id, pid: child.pid, crashes: crashes.count });
+      this.emit('redelivered', { id: held.task.id, pid: child.pid, crashes });
     }
     if (redeliver.length > 0) {
       this.#logger.warn(
@@ -429,7 +368,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await Promise.all(
       buffered.map(async (held) => {
         // A task back from a dead child keeps the note of its crash for the dashboard.
-        const note = this.#crashes.get(held)?.note;
+        const note = this.#crashes.noteOf(held);
         const ref = { id: held.task.id, token: held.task.leaseToken };
         return this.#settler.release(note === undefined ? { ref } : { ref, error: note });
       }),
@@ -445,7 +384,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       });
       let grace: NodeJS.Timeout | undefined;
       const graceOver = new Promise<void>((resolve) => {
-        grace = setTimeout(resolve, this.#graceSeconds * 1000);
+        grace = setTimeout(resolve, this.#options.graceSeconds * 1000);
       });
       await Promise.race([pool.exited(), forced, graceOver]);
       clearTimeout(grace);

@@ -80,8 +80,8 @@ describe('worker resilience', () => {
       assert.equal(new Set(lines.map((line) => line.split(' ')[2])).size, 3);
       assert.equal(worker.stats().redelivered, 2);
       assert.equal(worker.stats().released, 1);
-      // `once` may stop before the release lands and the loop leases again; a lease counts the
-      // second attempt, which maxLeases 1 does not allow: the task goes dead.
+      // `once` lets the release land and leases again: that lease would be the second attempt,
+      // which maxLeases 1 does not allow, so the task went dead instead.
       const leased = await connection.ensure(async (backend) =>
         backend.lease('poison', { max: 1, leaseSeconds: 60 }),
       );
