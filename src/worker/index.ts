@@ -11,3 +11,5 @@ export { PermanentError, RetryAfter } from './errors.ts';
 export { DEFAULT_BACKOFF, backoffDelayMs } from './policy.ts';
 export type { Backoff } from './policy.ts';
 export type { Handler, HandlerContext, WorkerLogger, WorkerMessage } from './context.ts';
+export { serveWorkerMetrics, workerRegistry } from './metrics.ts';
+export type { MetricsServer, MetricsServerOptions } from './metrics.ts';

@@ -22,6 +22,8 @@ export interface Held {
   expiresAt: number;
   /** The child running it; null while it waits in the buffer. */
   child: ChildHandle | null;
+  /** performance.now() when it was handed to its child (0 while buffered). */
+  sentAt: number;
 }
 
 export interface KeeperEvents {

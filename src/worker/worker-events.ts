@@ -38,8 +38,9 @@ export interface WorkerStats {
 }
 
 export interface WorkerEvents {
-  processed: [{ id: string; attempts: number; pid: number; acked: boolean }];
-  failed: [{ id: string; attempts: number; pid: number; error: string }];
+  /** `durationMs`: from handing the task to its child to the child's report. */
+  processed: [{ id: string; attempts: number; pid: number; acked: boolean; durationMs: number }];
+  failed: [{ id: string; attempts: number; pid: number; error: string; durationMs: number }];
   retried: [{ id: string; attempts: number; delayMs: number }];
   dead: [{ id: string; attempts: number; error: string }];
   renewed: [{ count: number }];

@@ -191,7 +191,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }
       const expiresAt = startedAt + this.#options.leaseSeconds * 1000;
       for (const task of tasks) {
-        this.#buffer.push({ key: this.#nextKey++, task, expiresAt, child: null });
+        this.#buffer.push({ key: this.#nextKey++, task, expiresAt, child: null, sentAt: 0 });
       }
       this.#dispatch();
       if (tasks.length > 0) continue;
@@ -234,6 +234,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (child === null) break;
       const held = this.#buffer.shift() as Held;
       held.child = child;
+      held.sentAt = performance.now();
       child.running.add(held.key);
       this.#running.set(held.key, held);
       const { id, queue, payload, tag, attempts, enqueuedAt } = held.task;
@@ -266,16 +267,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#finish(held);
     const { id, attempts } = held.task;
     const ref = { id, token: held.task.leaseToken };
+    const durationMs = performance.now() - held.sentAt;
     if (message.type === 'done') {
       this.#counts.processed += 1;
       void this.#settler.ack(ref).then((acked) => {
-        this.emit('processed', { id, attempts, pid: child.pid, acked });
+        this.emit('processed', { id, attempts, pid: child.pid, acked, durationMs });
       });
       return;
     }
     const { failure } = message;
     this.#counts.failed += 1;
-    this.emit('failed', { id, attempts, pid: child.pid, error: failure.message });
+    this.emit('failed', { id, attempts, pid: child.pid, error: failure.message, durationMs });
     const outcome = outcomeOf(ref, attempts, failure, this.#maxLeases, this.#options.backoff);
     if (outcome.kind === 'dead') this.#counts.dead += 1;
     else this.#counts.retried += 1;

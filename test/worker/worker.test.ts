@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { serveWorkerMetrics } from '../../src/worker/metrics.ts';
 import { Worker } from '../../src/worker/worker.ts';
-import { RECORD_HANDLER, assertAllGone, attempts, workerSuite } from './harness.ts';
+import { RECORD_HANDLER, assertAllGone, attempts, until, workerSuite } from './harness.ts';
 
 describe('pullq worker against a running pullq serve', () => {
   const suite = workerSuite();
@@ -46,5 +47,57 @@ describe('pullq worker against a running pullq serve', () => {
     const stats = await connection.ensure(async (backend) => backend.stats('many'));
     assert.equal(stats.leased, 0);
     assertAllGone(pids);
+  });
+
+  it('serves Prometheus metrics of every outcome, the gauges and the durations at /metrics', async () => {
+    const connection = suite.harness.connection();
+    const queue = connection.simpleQueue('metered');
+    const out = join(suite.harness.dir, 'metered.log');
+    await queue.putMany(Array.from({ length: 40 }, () => ({ body: { out } })));
+    await queue.putMany(Array.from({ length: 3 }, () => ({ body: { out, permanent: true } })));
+    const worker = suite.track(
+      new Worker({
+        connection,
+        queue: 'metered',
+        handler: RECORD_HANDLER,
+        processes: 2,
+        concurrency: 5,
+        logLevel: 'silent',
+      }),
+    );
+    await worker.start();
+    for (const pid of worker.stats().pids) pids.add(pid);
+    const metrics = await serveWorkerMetrics(worker, { port: 0 });
+    try {
+      await until(() => worker.stats().processed + worker.stats().dead === 43, 20_000, 'all run');
+      const response = await fetch(metrics.url);
+      assert.equal(response.status, 200);
+      assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+      const text = await response.text();
+      const value = (series: string): number => {
+        const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+        assert.ok(line !== undefined, `${series} is exported`);
+        return Number(line.slice(series.length + 1));
+      };
+      const labels = 'queue="metered"';
+      assert.equal(value(`pullq_worker_tasks_total{${labels},outcome="processed"}`), 40);
+      assert.equal(value(`pullq_worker_tasks_total{${labels},outcome="failed"}`), 3);
+      assert.equal(value(`pullq_worker_tasks_total{${labels},outcome="dead"}`), 3);
+      assert.equal(value(`pullq_worker_tasks_total{${labels},outcome="retried"}`), 0);
+      assert.equal(value(`pullq_worker_processes{${labels}}`), 2);
+      assert.equal(value(`pullq_worker_in_flight{${labels}}`), 0);
+      assert.equal(
+        value(`pullq_worker_task_duration_seconds_count{${labels},outcome="processed"}`),
+        40,
+      );
+      assert.ok(value('pullq_worker_process_resident_memory_bytes') > 0);
+      // A second scrape counts nothing twice.
+      const again = await (await fetch(metrics.url)).text();
+      assert.ok(again.includes(`pullq_worker_tasks_total{${labels},outcome="processed"} 40\n`));
+      assert.equal((await fetch(new URL('/other', metrics.url))).status, 404);
+    } finally {
+      await metrics.close();
+      await worker.stop();
+    }
   });
 });
