@@ -6,6 +6,7 @@ import { reportError } from './errors.ts';
 import { leaseCommand } from './lease.ts';
 import { listCommand } from './list.ts';
 import { loginCommand } from './login.ts';
+import { migrateCommand } from './migrate.ts';
 import { putCommand } from './put.ts';
 import { queueCommand } from './queue.ts';
 import { redriveCommand } from './redrive.ts';
@@ -28,7 +29,8 @@ export function buildProgram(): Command {
     .addCommand(redriveCommand())
     .addCommand(tokenCommand())
     .addCommand(loginCommand())
-    .addCommand(workerCommand());
+    .addCommand(workerCommand())
+    .addCommand(migrateCommand());
   exitOverrideAll(program);
   return program;
 }
