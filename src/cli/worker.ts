@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { Connection } from '../client/connection.ts';
 import { LIMITS } from '../protocol/limits.ts';
 import { DEFAULT_BACKOFF } from '../worker/policy.ts';
+import type { MetricsServer } from '../worker/metrics.ts';
 import type { StopReport, WorkerStats } from '../worker/worker-events.ts';
 import {
   addClientOptions,
@@ -21,7 +22,9 @@ import {
   type ClientSettings,
 } from './client.ts';
 import { reportError } from './errors.ts';
+import { humanLogLine } from './log-lines.ts';
 import { note, printJson } from './output.ts';
+import { StatusLine, workerStatus } from './status-line.ts';
 
 interface WorkerFlags extends ClientFlags {
   queue: string;
@@ -35,6 +38,10 @@ interface WorkerFlags extends ClientFlags {
   grace: number;
   once?: boolean;
   logLevel: string;
+  /** undefined: on a terminal only. */
+  status?: boolean;
+  metricsPort?: number;
+  metricsHost: string;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -95,12 +102,23 @@ export function workerCommand(): Command {
     )
     .option('--once', 'stop once the queue has nothing ready and nothing is running')
     .option('--log-level <level>', `pino log level: ${LOG_LEVELS.join(', ')}`, logLevel, 'info')
+    .option('--status', 'show the live status line and readable logs (default: on a terminal)')
+    .option('--no-status', 'JSON log lines only, even on a terminal')
+    .option(
+      '--metrics-port <port>',
+      'serve Prometheus metrics at http://HOST:PORT/metrics (0: a free port, printed)',
+      intOption('--metrics-port', 0, 65_535),
+    )
+    .option('--metrics-host <host>', 'interface of the metrics endpoint', '127.0.0.1')
     .addHelpText(
       'after',
       `
 Processes: the default is the CPU count, not the seed's cpu_count * 2 + 1. Handlers are
 async, so the --concurrency slots inside each process give the parallelism while handlers
 wait on I/O; processes beyond the CPU count only add memory and context switches.
+
+Output: on a terminal, a status line (processed/s, in flight, failed, retried, dead, lease
+renewals) under readable log lines; otherwise pino JSON log lines on stderr.
 
 Stopping: the first SIGINT or SIGTERM stops leasing, gives back the tasks not started, and
 lets running handlers finish for up to --grace seconds (exit 0). A second signal aborts them,
@@ -129,10 +147,23 @@ async function runWorker(self: Command, module: string, flags: WorkerFlags): Pro
   }
   const context = errorContext(self, settings);
   // Loaded here, not at the top: other commands never need the worker or its pino.
-  const { Worker } = await import('../worker/worker.ts');
+  const [{ Worker }, { serveWorkerMetrics }, { pino }] = await Promise.all([
+    import('../worker/worker.ts'),
+    import('../worker/metrics.ts'),
+    import('pino'),
+  ]);
   let connection: Connection | undefined;
   let detach = (): void => {};
+  let status: StatusLine | undefined;
+  let metrics: MetricsServer | undefined;
   try {
+    const human = flags.status ?? process.stderr.isTTY;
+    const say = (line: string): void => (status === undefined ? note(line) : status.log(line));
+    const humanLogs = {
+      write: (chunk: string) => {
+        for (const line of chunk.split('\n')) if (line !== '') say(humanLogLine(line));
+      },
+    };
     connection = new Connection(settings.server, {
       ...(settings.token === undefined ? {} : { token: settings.token }),
     });
@@ -149,6 +180,12 @@ async function runWorker(self: Command, module: string, flags: WorkerFlags): Pro
       graceSeconds: flags.grace,
       once: flags.once ?? false,
       logLevel: flags.logLevel,
+      ...(human
+        ? {
+            logger: pino({ level: flags.logLevel, name: 'pullq-worker' }, humanLogs),
+            onChildOutput: (line: string) => say(humanLogLine(line)),
+          }
+        : {}),
     });
 
     // A signal during start() is acted on once the children exist: stopping earlier would
@@ -158,7 +195,7 @@ async function runWorker(self: Command, module: string, flags: WorkerFlags): Pro
     const stopFailed = Promise.withResolvers<never>();
     const act = (nth: number): void => {
       if (nth === 1) {
-        note(
+        say(
           `stopping: finishing ${worker.stats().inFlight} running task(s), up to ${flags.grace} s; press Ctrl-C again to force`,
         );
       }
@@ -178,19 +215,37 @@ async function runWorker(self: Command, module: string, flags: WorkerFlags): Pro
     await worker.start();
     started = true;
     const prefetch = flags.prefetch ?? flags.processes * flags.concurrency;
-    note(
+    say(
       `worker: queue ${flags.queue} at ${settings.server}: ${flags.processes} process(es) x ${flags.concurrency} concurrency, prefetch ${prefetch}, lease ${flags.leaseSeconds} s`,
     );
+    if (flags.metricsPort !== undefined) {
+      metrics = await serveWorkerMetrics(worker, {
+        port: flags.metricsPort,
+        host: flags.metricsHost,
+      });
+      say(`metrics: ${metrics.url}`);
+    }
+    if (human) {
+      status = new StatusLine(
+        process.stderr,
+        workerStatus(() => worker.stats()),
+      );
+      status.start();
+    }
     for (let nth = 1; nth <= Math.min(signals, 2); nth += 1) act(nth);
 
     const report = await Promise.race([worker.done, stopFailed.promise]);
+    status?.stop();
+    status = undefined;
     const forced = signals >= 2;
     printSummary(worker.stats(), report, forced, settings.json);
     return forced ? 1 : 0;
   } catch (error) {
     return reportError(error, context);
   } finally {
+    status?.stop();
     detach();
+    await metrics?.close();
     await connection?.close();
   }
 }

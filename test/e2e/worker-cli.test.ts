@@ -1,6 +1,7 @@
 /**
  * `pullq worker` as a real process against a real `pullq serve`: `--once` drains a queue and
- * exits 0, and SIGTERM stops it within the grace period without losing a task.
+ * exits 0, SIGTERM stops it within the grace period without losing a task, a second signal
+ * forces it and lists what it gave back, and `--status` / `--metrics-port` show what it does.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -179,6 +180,66 @@ describe('pullq worker', () => {
       processed.length + (stats['ready'] ?? 0),
       ids.length,
       'every task was processed or is ready again',
+    );
+  });
+
+  it('a second SIGTERM aborts running handlers, gives their tasks back at once, exits 1 and lists them', async () => {
+    const { server, handler, out, ids } = await setup('stuck');
+    const worker = startWorker(
+      [
+        handler,
+        ...['--queue', 'stuck', '--processes', '2', '--concurrency', '2', '--grace', '60'],
+        ...['--server', server.url, '--token', TEST_ADMIN_TOKEN, '--log-level', 'warn'],
+      ],
+      { WORKER_TEST_OUT: out, WORKER_TEST_DELAY_MS: '60000' },
+    );
+    while ((await queueStats(server, 'stuck'))['leased'] !== 4 + 4) {
+      assert.equal(worker.child.exitCode, null, `the worker exited early:\n${worker.stderr()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    worker.child.kill('SIGTERM');
+    while (!worker.stderr().includes('stopping:')) await new Promise((r) => setTimeout(r, 20));
+    worker.child.kill('SIGTERM');
+    assert.equal(await worker.exited, 1, worker.stderr());
+    const listed = /released 4 running task\(s\) unfinished: (.*)/.exec(worker.stderr());
+    assert.ok(listed !== null, worker.stderr());
+    const released = (listed[1] ?? '').split(', ');
+    assert.equal(released.length, 4);
+    for (const id of released) assert.ok(ids.includes(id), `${id} is one of the tasks`);
+    assert.deepEqual(await processedIds(out), [], 'no handler finished');
+    const stats = await queueStats(server, 'stuck');
+    assert.equal(stats['leased'], 0, 'nothing is left leased');
+    assert.equal(stats['ready'], ids.length, 'every task is leasable again at once');
+  });
+
+  it('--status draws the live status line and --metrics-port serves Prometheus metrics while it runs', async () => {
+    const { server, handler, out, ids } = await setup('watched');
+    const worker = startWorker(
+      [
+        handler,
+        ...['--queue', 'watched', '--processes', '1', '--concurrency', '2', '--once'],
+        ...['--status', '--metrics-port', '0'],
+        ...['--server', server.url, '--token', TEST_ADMIN_TOKEN],
+      ],
+      { WORKER_TEST_OUT: out, WORKER_TEST_DELAY_MS: '60' },
+    );
+    let url: string | undefined;
+    while (url === undefined) {
+      assert.equal(worker.child.exitCode, null, `the worker exited early:\n${worker.stderr()}`);
+      url = /metrics: (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(worker.stderr())?.[1];
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const scrape = await fetch(url);
+    assert.equal(scrape.status, 200);
+    assert.match(
+      await scrape.text(),
+      /^pullq_worker_tasks_total\{queue="watched",outcome="processed"\} \d+$/m,
+    );
+    assert.equal(await worker.exited, 0, worker.stderr());
+    assert.equal((await processedIds(out)).length, ids.length);
+    assert.match(
+      worker.stderr(),
+      /processed [\d,]+ \([\d,]+\/s\) · in flight \d+ · buffered \d+ · failed 0 · retried 0 · dead 0 · renewals \d+ · processes 1/,
     );
   });
 });
