@@ -2,4 +2,8 @@
 // (SQL migrations) from src/ to dist/.
 import { cpSync } from 'node:fs';
 
-cpSync('src/backends/sqlite/migrations', 'dist/backends/sqlite/migrations', { recursive: true });
+for (const backend of ['sqlite', 'postgres']) {
+  cpSync(`src/backends/${backend}/migrations`, `dist/backends/${backend}/migrations`, {
+    recursive: true,
+  });
+}

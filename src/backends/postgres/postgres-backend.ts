@@ -1,0 +1,565 @@
+/**
+ * postgres: queues in a PostgreSQL database, shared by every process connected to it: several
+ * `pullq serve` behind a load balancer, or workers with no server in between.
+ *
+ * URL: `postgres://user:password@host:port/database?schema=pullq&poolSize=10` (open.ts)
+ * Capabilities: all. A long-poll wakes at once for a task that becomes ready through any
+ * server on the database (LISTEN/NOTIFY on the channel `pullq:<schema>`); tasks whose ETA
+ * passes are seen within LONG_POLL_RECHECK_MS.
+ * Options (PostgresBackendOptions): `connection` (a URL or a `pg` pool configuration),
+ * `schema` (default `pullq`), `poolSize` (default 10), `connectTimeoutMs` (default 5000),
+ * `clock` (default: the system clock; every time is a parameter, never the database's now()).
+ *
+ * Open with `await PostgresBackend.open(options)`: it loads the `pg` driver (an optional peer
+ * dependency), brings the schema up to date (migrate.ts: safe when many servers start at
+ * once) and starts listening.
+ *
+ * Every verb is one statement or one transaction. The hot ones (insert, lease, ack, extend,
+ * delete) are one statement each for a batch of any size; the rest are transactions. When
+ * the database goes away, verbs fail with `unavailable` (retryable) and the backend recovers
+ * by itself once it is back: the pool opens new connections, the listener reconnects.
+ */
+import type pg from 'pg';
+import type { TokenStore } from '../../auth/token-store.ts';
+import type { TokenRecord } from '../../auth/tokens.ts';
+import { PullqError } from '../../protocol/errors.ts';
+import { checkQueueName } from '../../protocol/limits.ts';
+import {
+  DEFAULT_QUEUE_CONFIG,
+  systemClock,
+  type Backend,
+  type Capabilities,
+  type Clock,
+  type InsertOptions,
+  type ItemResult,
+  type LeaseRef,
+  type LeaseRequest,
+  type LeasedTask,
+  type ListRequest,
+  type NewTask,
+  type QueueConfig,
+  type QueueInfo,
+  type QueueStats,
+  type RedriveRequest,
+  type ReleaseRequest,
+  type Task,
+  type TaskPage,
+} from '../backend.ts';
+import {
+  Wakeups,
+  checkIds,
+  checkInsert,
+  checkLease,
+  checkLeaseSeconds,
+  checkList,
+  checkQueueConfig,
+  checkRefs,
+  checkReleases,
+  idTaken,
+  leaseWithWait,
+  queueNotFound,
+} from '../common.ts';
+import { decodeCursor, encodeCursor } from '../cursor.ts';
+import { definedOnly } from '../memory.ts';
+import { loadOptional } from '../optional-dependency.ts';
+import { IdSource } from '../sqlite/id-source.ts';
+import { Database, type PostgresConnectionOptions, type Run } from './database.ts';
+import { leaseFast, leaseSlow } from './lease.ts';
+import { NotifyListener, channelOf } from './listener.ts';
+import { migrate } from './migrate.ts';
+import { pgError } from './pg-error.ts';
+import {
+  EMPTY,
+  payloadOf,
+  toInfo,
+  toTask,
+  type QueueRow,
+  type TaskRowWithPayload,
+} from './rows.ts';
+import {
+  ackRound,
+  deleteRound,
+  extendRound,
+  inRounds,
+  redrive,
+  releaseRound,
+  rounds,
+} from './settle.ts';
+import { buildStatements, type Statements } from './statements.ts';
+import { TokenTable } from './token-table.ts';
+import type { WriteContext } from './write-context.ts';
+
+export interface PostgresBackendOptions extends PostgresConnectionOptions {
+  clock?: Clock;
+}
+
+const ALL_CAPABILITIES: Capabilities = {
+  longPoll: true,
+  tags: true,
+  list: true,
+  exactStats: true,
+  deadLetters: true,
+  queueAdmin: true,
+};
+
+const HOUR_MS = 3_600_000;
+/** Expired tombstones are deleted about this often per backend, at most
+ * TOMBSTONE_PRUNE_LIMIT at a time, so that no write stalls on a large backlog of them. */
+const PRUNE_TOMBSTONES_EVERY_MS = 1000;
+const TOMBSTONE_PRUNE_LIMIT = 5000;
+/** A queue's lease counts older than an hour are deleted about this often (by lease). */
+const PRUNE_LEASE_COUNTS_EVERY_MS = 60_000;
+
+export class PostgresBackend implements Backend, TokenStore {
+  readonly capabilities = ALL_CAPABILITIES;
+  readonly #clock: Clock;
+  readonly #db: Database;
+  readonly #sql: Statements;
+  readonly #channel: string;
+  readonly #listener: NotifyListener;
+  readonly #tokens: TokenTable;
+  readonly #ids = new IdSource();
+  readonly #wakeups = new Wakeups();
+  readonly #leaseCountsPrunedAt = new Map<string, number>();
+  #tombstonesPrunedAt = -Infinity;
+  #closed = false;
+
+  /** Loads `pg`, migrates the schema and starts listening; fails with `unavailable` when the
+   * database cannot be reached. */
+  static async open(options: PostgresBackendOptions): Promise<PostgresBackend> {
+    const driver = await loadOptional<typeof pg>('pg', 'the postgres backend');
+    const backend = new PostgresBackend(driver, options);
+    try {
+      await migrate(backend.#db, backend.#clock.now());
+      await backend.#listener.start().catch((error: unknown) => {
+        throw pgError(error, backend.#db.place);
+      });
+    } catch (error) {
+      await backend.close();
+      throw error;
+    }
+    return backend;
+  }
+
+  private constructor(driver: typeof pg, options: PostgresBackendOptions) {
+    this.#clock = options.clock ?? systemClock;
+    this.#db = new Database(driver, options);
+    this.#sql = buildStatements(this.#db.schema);
+    this.#channel = channelOf(this.#db.schema);
+    this.#tokens = new TokenTable(this.#db.run, this.#db.schema);
+    this.#listener = new NotifyListener({
+      driver,
+      clientConfig: this.#db.clientConfig,
+      channel: this.#channel,
+      onNotify: (queue) => this.#wakeups.notify(queue),
+      // Notifications sent while the listener was away are lost: every waiter looks again.
+      onListening: () => this.#wakeups.wakeAll(),
+    });
+  }
+
+  /** The schema this backend keeps its tables in. */
+  get schema(): string {
+    return this.#db.schema;
+  }
+
+  async insert(
+    queue: string,
+    tasks: NewTask[],
+    options: InsertOptions = {},
+  ): Promise<ItemResult<Task>[]> {
+    this.#open();
+    const now = this.#clock.now();
+    checkInsert(queue, tasks, now);
+    const ids = tasks.map((task) => task.id ?? this.#ids.taskId(now));
+    const [row] = await this.#db.run<{ queue_found: boolean; ids: string[] }>(this.#sql.insert, [
+      queue,
+      now,
+      ids,
+      tasks.map((task) => task.id !== undefined),
+      tasks.map((task) => task.tag ?? null),
+      tasks.map((task) => task.eta ?? now),
+      tasks.map((task) => task.payload),
+      options.createQueue ?? false,
+      DEFAULT_QUEUE_CONFIG.dedupWindowSeconds,
+      this.#channel,
+    ]);
+    if (!row?.queue_found) throw queueNotFound(queue);
+    if (tasks.some((task) => (task.eta ?? now) <= now)) this.#wakeups.notify(queue);
+    await this.#maybePruneTombstones(now);
+    // Of two items with one id, the first was inserted (and is live now).
+    const inserted = new Set(row.ids);
+    const accepted = ids.map((id) => inserted.delete(id));
+    const refused = ids.filter((_, index) => !accepted[index]);
+    const live = refused.length === 0 ? new Set<string>() : await this.#liveIds(queue, refused);
+    return tasks.map((task, index): ItemResult<Task> => {
+      const id = ids[index] as string;
+      if (!accepted[index]) return { ok: false, error: idTaken(queue, id, !live.has(id)) };
+      const eta = task.eta ?? now;
+      return {
+        ok: true,
+        value: {
+          queue,
+          id,
+          payload: task.payload,
+          tag: task.tag ?? null,
+          enqueuedAt: now,
+          eta,
+          attempts: 0,
+          state: eta <= now ? 'ready' : 'delayed',
+          lastError: null,
+          deadLetteredFrom: null,
+        },
+      };
+    });
+  }
+
+  async #liveIds(queue: string, ids: string[]): Promise<Set<string>> {
+    const [row] = await this.#db.run<{ ids: string[] }>(this.#sql.liveIds, [queue, ids]);
+    return new Set(row?.ids);
+  }
+
+  async lease(queue: string, request: LeaseRequest): Promise<LeasedTask[]> {
+    this.#open();
+    checkLease(queue, request);
+    return leaseWithWait(
+      () => this.#leaseOnce(queue, request),
+      this.#wakeups,
+      queue,
+      request,
+      () => this.#closed,
+    );
+  }
+
+  async #leaseOnce(queue: string, request: LeaseRequest): Promise<LeasedTask[]> {
+    // A long-poll may look again after close(): it then ends with what it has.
+    if (this.#closed) return [];
+    const now = this.#clock.now();
+    if (!request.groupByTag) {
+      const leased = await leaseFast(this.#db.run, this.#sql, this.#ids, queue, request, now);
+      if (leased.length > 0) {
+        await this.#maybePruneLeaseCounts(queue, now);
+        return leased;
+      }
+    }
+    // Nothing leased: the queue is missing, paused, empty, or needs the slow path.
+    const stored = await this.#queue(this.#db.run, queue);
+    if (stored.paused) return [];
+    if (stored.max_leases === null && !request.groupByTag) return [];
+    return this.#write(now, async (ctx) =>
+      leaseSlow(ctx, await this.#queue(ctx.run, queue), request),
+    );
+  }
+
+  async ack(queue: string, refs: LeaseRef[]): Promise<ItemResult<null>[]> {
+    this.#open();
+    checkRefs(queue, refs);
+    const now = this.#clock.now();
+    const results = await this.#rounds(
+      refs.map((ref) => ref.id),
+      (run, indexes) =>
+        ackRound(
+          run,
+          this.#sql,
+          queue,
+          indexes.map((index) => refs[index] as LeaseRef),
+          now,
+        ),
+    );
+    await this.#maybePruneTombstones(now);
+    return results;
+  }
+
+  async extend(queue: string, refs: LeaseRef[], leaseSeconds: number): Promise<ItemResult<Task>[]> {
+    this.#open();
+    checkRefs(queue, refs);
+    checkLeaseSeconds(leaseSeconds);
+    const now = this.#clock.now();
+    const eta = now + Math.round(leaseSeconds * 1000);
+    return this.#rounds(
+      refs.map((ref) => ref.id),
+      (run, indexes) =>
+        extendRound(
+          run,
+          this.#sql,
+          queue,
+          indexes.map((index) => refs[index] as LeaseRef),
+          eta,
+          now,
+        ),
+    );
+  }
+
+  async release(queue: string, releases: ReleaseRequest[]): Promise<ItemResult<Task>[]> {
+    this.#open();
+    checkReleases(queue, releases);
+    const now = this.#clock.now();
+    return this.#write(now, async (ctx) => {
+      const stored = await this.#queue(ctx.run, queue);
+      const results = new Array<ItemResult<Task>>(releases.length);
+      for (const indexes of rounds(releases.map((release) => release.ref.id))) {
+        const answers = await releaseRound(
+          ctx,
+          stored,
+          indexes.map((index) => releases[index] as ReleaseRequest),
+        );
+        indexes.forEach((index, at) => (results[index] = answers[at] as ItemResult<Task>));
+      }
+      return results;
+    });
+  }
+
+  async delete(queue: string, ids: string[]): Promise<ItemResult<null>[]> {
+    this.#open();
+    checkIds(queue, ids);
+    const now = this.#clock.now();
+    const results = await this.#rounds(ids, (run, indexes) =>
+      deleteRound(
+        run,
+        this.#sql,
+        queue,
+        indexes.map((index) => ids[index] as string),
+        now,
+      ),
+    );
+    await this.#maybePruneTombstones(now);
+    return results;
+  }
+
+  async redrive(queue: string, request: RedriveRequest = {}): Promise<number> {
+    this.#open();
+    checkQueueName(queue);
+    const now = this.#clock.now();
+    return this.#write(now, async (ctx) =>
+      redrive(ctx, await this.#queue(ctx.run, queue), request.ids),
+    );
+  }
+
+  async get(queue: string, id: string): Promise<Task | null> {
+    this.#open();
+    checkQueueName(queue);
+    const rows = await this.#db.run<TaskRowWithPayload & { queue_name: string }>(this.#sql.get, [
+      queue,
+      id,
+    ]);
+    const row = rows[0];
+    if (!row) throw queueNotFound(queue);
+    if (row.seq === null) return null;
+    return toTask(queue, row, this.#clock.now(), payloadOf(row.payload));
+  }
+
+  async list(queue: string, request: ListRequest): Promise<TaskPage> {
+    this.#open();
+    checkList(queue, request);
+    const now = this.#clock.now();
+    const after = request.cursor === undefined ? 0 : decodeCursor(request.cursor);
+    const withPayload = request.includePayload ?? false;
+    const state = request.state ?? 'all';
+    const values: unknown[] = [queue, after, request.limit + 1];
+    if (state === 'ready' || state === 'delayed' || state === 'leased') values.push(now);
+    if (request.tag !== undefined) values.push(request.tag);
+    const rows = await this.#db.run<TaskRowWithPayload>(
+      this.#sql.list(state, request.tag !== undefined, withPayload),
+      values,
+    );
+    if (rows.length === 0) throw queueNotFound(queue);
+    // An empty page is one row of NULLs (the queue's row, joined to no task).
+    const found = rows.filter((row) => row.seq !== null);
+    const page = found.slice(0, request.limit);
+    const last = page.at(-1);
+    return {
+      tasks: page.map((row) =>
+        toTask(queue, row, now, withPayload ? payloadOf(row.payload) : EMPTY),
+      ),
+      nextCursor: found.length > request.limit && last ? encodeCursor(last.seq) : null,
+    };
+  }
+
+  async stats(queue: string): Promise<QueueStats> {
+    this.#open();
+    checkQueueName(queue);
+    const now = this.#clock.now();
+    const [row] = await this.#db.run<{
+      ready: number;
+      oldest_ready: number | null;
+      delayed: number;
+      leased: number;
+      oldest_waiting: number | null;
+      dead: number;
+      minute: number;
+      hour: number;
+    }>(this.#sql.stats, [queue, now, now - 60_000, now - HOUR_MS]);
+    if (!row) throw queueNotFound(queue);
+    return {
+      ready: row.ready,
+      delayed: row.delayed,
+      leased: row.leased,
+      dead: row.dead,
+      oldestReadyAgeSeconds: row.oldest_ready === null ? null : (now - row.oldest_ready) / 1000,
+      // Ready tasks all come before waiting ones in ETA order.
+      oldestEta: row.oldest_ready ?? row.oldest_waiting,
+      leasedLastMinute: row.minute,
+      leasedLastHour: row.hour,
+    };
+  }
+
+  async createQueue(name: string, config: Partial<QueueConfig> = {}): Promise<QueueInfo> {
+    this.#open();
+    checkQueueName(name);
+    checkQueueConfig(config, name);
+    const info: QueueInfo = {
+      ...DEFAULT_QUEUE_CONFIG,
+      ...definedOnly(config),
+      name,
+      createdAt: this.#clock.now(),
+    };
+    const [row] = await this.#db.run<QueueRow>(this.#sql.queueCreate, [
+      name,
+      info.createdAt,
+      info.maxLeases,
+      info.deadLetterQueue,
+      info.dedupWindowSeconds,
+      info.paused,
+    ]);
+    if (!row) {
+      throw new PullqError('already_exists', `queue ${JSON.stringify(name)} already exists`, {
+        details: { queue: name },
+      });
+    }
+    return toInfo(row);
+  }
+
+  async getQueue(name: string): Promise<QueueInfo | null> {
+    this.#open();
+    checkQueueName(name);
+    const [row] = await this.#db.run<QueueRow>(this.#sql.queueGet, [name]);
+    return row ? toInfo(row) : null;
+  }
+
+  async updateQueue(name: string, patch: Partial<QueueConfig>): Promise<QueueInfo> {
+    this.#open();
+    checkQueueName(name);
+    checkQueueConfig(patch, name);
+    return this.#write(this.#clock.now(), async (ctx) => {
+      const [row] = await ctx.run<QueueRow>(this.#sql.queueLock, [name]);
+      if (!row) throw queueNotFound(name);
+      const info = { ...toInfo(row), ...definedOnly(patch) };
+      await ctx.run(this.#sql.queueUpdate, [
+        name,
+        info.maxLeases,
+        info.deadLetterQueue,
+        info.dedupWindowSeconds,
+        info.paused,
+      ]);
+      if (patch.paused === false) ctx.touched.add(name);
+      return info;
+    });
+  }
+
+  async deleteQueue(name: string): Promise<void> {
+    this.#open();
+    checkQueueName(name);
+    await this.#write(this.#clock.now(), async (ctx) => {
+      // FOR UPDATE waits for inserts into the queue (FOR KEY SHARE) to commit, so the DELETE
+      // of its tasks below sees every one of them.
+      const [row] = await ctx.run<QueueRow>(this.#sql.queueLock, [name]);
+      if (!row) throw queueNotFound(name);
+      await ctx.run(this.#sql.queueDelete, [name]);
+      ctx.touched.add(name);
+    });
+    this.#leaseCountsPrunedAt.delete(name);
+  }
+
+  async listQueues(): Promise<QueueInfo[]> {
+    this.#open();
+    return (await this.#db.run<QueueRow>(this.#sql.queueList, [])).map(toInfo);
+  }
+
+  async purgeQueue(name: string): Promise<number> {
+    this.#open();
+    checkQueueName(name);
+    const [row] = await this.#db.run<{ queue_found: boolean; n: number }>(this.#sql.purge, [name]);
+    if (!row?.queue_found) throw queueNotFound(name);
+    return row.n;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#wakeups.wakeAll();
+    await this.#listener.stop();
+    await this.#db.end();
+  }
+
+  // ---- TokenStore (src/auth/token-store.ts), in ./token-table.ts ----
+
+  async createToken(record: TokenRecord): Promise<void> {
+    this.#open();
+    return this.#tokens.createToken(record);
+  }
+
+  async findTokenByHash(tokenHash: string): Promise<TokenRecord | null> {
+    this.#open();
+    return this.#tokens.findTokenByHash(tokenHash);
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    this.#open();
+    return this.#tokens.listTokens();
+  }
+
+  async revokeToken(name: string): Promise<boolean> {
+    this.#open();
+    return this.#tokens.revokeToken(name);
+  }
+
+  async countTokens(): Promise<number> {
+    this.#open();
+    return this.#tokens.countTokens();
+  }
+
+  #open(): void {
+    if (this.#closed) throw new PullqError('unavailable', 'the backend is closed');
+  }
+
+  async #queue(run: Run, name: string): Promise<QueueRow> {
+    const [row] = await run<QueueRow>(this.#sql.queueGet, [name]);
+    if (!row) throw queueNotFound(name);
+    return row;
+  }
+
+  /**
+   * Runs `change` in one transaction. Before it commits, NOTIFY names the queues it touched
+   * (delivered to every server's listener on COMMIT); once committed, this process's
+   * long-polls on them wake at once.
+   */
+  async #write<T>(now: number, change: (ctx: WriteContext) => Promise<T>): Promise<T> {
+    const touched = new Set<string>();
+    const result = await this.#db.transaction(async (run) => {
+      const value = await change({ run, sql: this.#sql, ids: this.#ids, now, touched });
+      if (touched.size > 0) await run(this.#sql.notify, [this.#channel, [...touched]]);
+      return value;
+    });
+    for (const queue of touched) this.#wakeups.notify(queue);
+    return result;
+  }
+
+  #rounds<T>(
+    ids: readonly string[],
+    round: (run: Run, indexes: number[]) => Promise<ItemResult<T>[]>,
+  ): Promise<ItemResult<T>[]> {
+    return inRounds(ids, this.#db.run, (work) => this.#db.transaction(work), round);
+  }
+
+  async #maybePruneTombstones(now: number): Promise<void> {
+    if (now - this.#tombstonesPrunedAt < PRUNE_TOMBSTONES_EVERY_MS) return;
+    this.#tombstonesPrunedAt = now;
+    await this.#db.run(this.#sql.pruneTombstones, [now, TOMBSTONE_PRUNE_LIMIT]);
+  }
+
+  async #maybePruneLeaseCounts(queue: string, now: number): Promise<void> {
+    const prunedAt = this.#leaseCountsPrunedAt.get(queue) ?? -Infinity;
+    if (now - prunedAt < PRUNE_LEASE_COUNTS_EVERY_MS) return;
+    this.#leaseCountsPrunedAt.set(queue, now);
+    await this.#db.run(this.#sql.pruneLeaseCounts, [queue, now - HOUR_MS]);
+  }
+}
