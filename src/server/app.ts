@@ -21,6 +21,7 @@ import { systemClock, type Backend, type Clock } from '../backends/backend.ts';
 import { PullqError, type ErrorCode } from '../protocol/errors.ts';
 import { googleError } from '../protocol/v1beta2.ts';
 import { redactUrl, registerAuth, type AuthOptions, type ServerAuth } from './auth.ts';
+import { dashboardRoutes } from './dashboard/routes.ts';
 import { healthRoutes } from './routes/health.ts';
 import { openapiRoutes, v1Routes } from './routes/v1.ts';
 import { v1beta2Routes } from './routes/v1beta2.ts';
@@ -128,6 +129,7 @@ export async function buildServer(options: ServerOptions): Promise<PullqServer> 
   await app.register(v1Routes, { context, prefix: '/v1' });
   await app.register(openapiRoutes);
   await app.register(v1beta2Routes, { context });
+  await app.register(dashboardRoutes, { context });
 
   return { app, beginShutdown: () => shutdown.abort() };
 }
