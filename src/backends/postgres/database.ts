@@ -44,6 +44,16 @@ const DEFAULT_POOL_SIZE = 10;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 const INT8_OID = 20;
 
+/**
+ * Set on every pooled connection. Without bitmap scans, the lease statement always reads
+ * tasks_ready in order and stops after its batch. With them, a planner that underestimates a
+ * queue (a table never analyzed yet, a queue that grew since the last ANALYZE) may choose to
+ * collect every ready row of the queue and sort them (EXPLAIN on a fresh table of 40,000
+ * tasks: a bitmap scan of all of them, then a sort), which on a backlog of 1,000,000 is a
+ * sort of the whole backlog per lease. No statement of pullq gains from a bitmap scan.
+ */
+export const SESSION_SETTINGS = 'SET enable_bitmapscan = off';
+
 export function checkSchema(schema: string): void {
   if (!SCHEMA_PATTERN.test(schema)) {
     throw new PullqError(
@@ -109,6 +119,11 @@ export class Database {
     // An idle connection that the server closed (restart, admin shutdown) errors here; the
     // pool has already dropped it, and the next request opens a new one.
     this.#pool.on('error', () => {});
+    // Queued on the connection ahead of the request that made the pool open it. If it fails,
+    // the connection is broken, and so is that request: it reports the error.
+    this.#pool.on('connect', (client) => {
+      client.query(SESSION_SETTINGS).catch(() => {});
+    });
   }
 
   /** Runs one statement on any pooled connection (its own transaction). */

@@ -28,7 +28,7 @@ export function rounds(ids: readonly string[]): number[][] {
   return result;
 }
 
-/** The refs of one round as the arrays of statements.ts REFS ($3, $4, $5). */
+/** The refs of one round as the arrays of statements.ts LEASED_BY_REFS ($3, $4, $5). */
 function refArrays(refs: readonly LeaseRef[]): [string[], (string | null)[], (number | null)[]] {
   return [
     refs.map((ref) => ref.id),
