@@ -291,6 +291,44 @@ if (unreachable !== null) {
       }
     });
 
+    it('a queue declared by another tool works: default settings, raw messages leased, nothing to redrive', async () => {
+      const queue = name();
+      const other = await amqplib.connect(url);
+      try {
+        const channel = await other.createConfirmChannel();
+        await channel.assertQueue(queue, { durable: true });
+        channel.sendToQueue(queue, Buffer.from([0xff, 0x00, 0x7b]), { persistent: true });
+        await channel.waitForConfirms();
+      } finally {
+        await other.close();
+      }
+      const info = await admin.getQueue(queue);
+      assert.deepEqual(
+        [info?.maxLeases, info?.deadLetterQueue, info?.paused, info?.createdAt],
+        [null, null, false, 0],
+      );
+      const [inserted] = await admin.insert(queue, [{ payload: bytes('ours'), id: 'ours-1' }]);
+      assert.equal(inserted?.ok, true);
+      const tasks = await admin.lease(queue, { max: 10, leaseSeconds: 30 });
+      assert.equal(tasks.length, 2);
+      const [raw, ours] = tasks as [LeasedTask, LeasedTask];
+      assert.deepEqual([...raw.payload], [0xff, 0x00, 0x7b]);
+      assert.equal(raw.attempts, 1);
+      assert.match(raw.id, /^[a-zA-Z0-9_-]+$/, 'a message without messageId gets an id');
+      assert.equal(ours.id, 'ours-1');
+      const acked = await admin.ack(
+        queue,
+        tasks.map((task) => ({ id: task.id, token: task.leaseToken })),
+      );
+      assert.ok(acked.every((result) => result.ok));
+      assert.deepEqual(
+        await admin.stats(queue).then((s) => [s.ready, s.delayed, s.dead]),
+        [0, 0, 0],
+      );
+      assert.equal(await admin.redrive(queue), 0);
+      assert.equal(await admin.purgeQueue(queue), 0);
+    });
+
     it('an insert that resolved survives closing every connection', async () => {
       const queue = name();
       const producer = new AmqpBackend({ url, driver: amqplib });

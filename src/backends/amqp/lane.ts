@@ -9,10 +9,10 @@
  * requeue; the broker counts the redelivery) and another consumer gets it, as when a pullq
  * lease expires.
  *
- * Leasing without a wait takes ready messages one basic.get at a time. Leasing with a wait
- * starts a consumer whose prefetch is the number asked for, so the broker sends at most that
- * many; at the first delivery it cancels the consumer, and everything the broker sent before
- * the cancel (the burst, up to the prefetch) arrives before the cancel's answer.
+ * Leasing with a wait starts a consumer whose prefetch is the number asked for, so the broker
+ * sends at most that many; at the first delivery it cancels the consumer, and everything the
+ * broker sent before the cancel (the burst, up to the prefetch) arrives before the cancel's
+ * answer. Leasing without a wait asks with basic.get whether anything is ready first.
  */
 import type { Channel, ConsumeMessage, Message } from 'amqplib';
 import type { LeaseRef, LeasedTask } from '../backend.ts';
@@ -21,6 +21,9 @@ import { PullqError } from '../../protocol/errors.ts';
 import { amqpCall } from './errors.ts';
 import type { QueueLedger } from './ledger.ts';
 import type { AmqpLink } from './link.ts';
+
+/** How long a lease without wait waits for ready messages another consumer may have taken. */
+const TAKE_GRACE_MS = 50;
 
 export interface HeldLease {
   readonly token: string;
@@ -56,22 +59,24 @@ export class Lane {
     this.#ledger = ledger;
   }
 
-  /** Up to `max` ready messages, without waiting. */
+  /**
+   * Up to `max` ready messages, without waiting: one basic.get, which also says how many more
+   * are ready; those come as a consumer's burst (a basic.get each is a round trip through the
+   * quorum queue: 850 tasks/s against 17,000 by consumer here). The short wait only matters
+   * when other consumers took them first.
+   */
   async take(max: number): Promise<Batch> {
     const { channel, generation } = await this.#open();
-    const messages: Message[] = [];
-    await amqpCall(
+    const first = await amqpCall(
       `leasing from ${this.queue}`,
-      async () => {
-        while (messages.length < max) {
-          const message = await channel.get(this.queue, { noAck: false });
-          if (message === false) break;
-          messages.push(message);
-        }
-      },
+      () => channel.get(this.queue, { noAck: false }),
       this.queue,
     );
-    return { generation, messages };
+    if (first === false) return { generation, messages: [] };
+    const more = Math.min(max - 1, first.fields.messageCount);
+    if (more === 0) return { generation, messages: [first] };
+    const rest = await this.wait(more, TAKE_GRACE_MS, undefined);
+    return { generation, messages: [first, ...rest.messages] };
   }
 
   /** Waits up to `ms` for deliveries; returns the first burst (at most `max`), or none. */

@@ -44,6 +44,7 @@ export class QueueAdmin {
   readonly #link: AmqpLink;
   readonly #clock: Clock;
   readonly #cache = new Map<string, { settings: QueueSettings; readAt: number }>();
+  readonly #reading = new Map<string, Promise<QueueSettings>>();
   /** The highest delay level declared per queue by this backend. */
   readonly #levels = new Map<string, number>();
   #ladderDeclared = false;
@@ -56,10 +57,20 @@ export class QueueAdmin {
   /** The queue's settings (cached up to SETTINGS_TTL_MS unless `fresh`); queue_not_found. */
   async settings(queue: string, fresh = false): Promise<QueueSettings> {
     const cached = this.#cache.get(queue);
-    const now = this.#clock.now();
-    if (!fresh && cached !== undefined && now - cached.readAt < SETTINGS_TTL_MS) {
+    if (!fresh && cached !== undefined && this.#clock.now() - cached.readAt < SETTINGS_TTL_MS) {
       return cached.settings;
     }
+    // Leases that find the cache stale together share one read.
+    let reading = this.#reading.get(queue);
+    if (reading === undefined) {
+      reading = this.#read(queue).finally(() => this.#reading.delete(queue));
+      this.#reading.set(queue, reading);
+    }
+    return reading;
+  }
+
+  async #read(queue: string): Promise<QueueSettings> {
+    const readAt = this.#clock.now();
     if (!(await this.exists(queue))) {
       this.forget(queue);
       throw queueNotFound(queue);
@@ -68,7 +79,7 @@ export class QueueAdmin {
       ...defaultSettings(queue),
       createdAt: 0,
     };
-    this.#cache.set(queue, { settings, readAt: now });
+    this.#cache.set(queue, { settings, readAt });
     return settings;
   }
 
@@ -168,7 +179,8 @@ export class QueueAdmin {
   async purge(queue: string): Promise<number> {
     checkQueueName(queue);
     if (!(await this.exists(queue))) throw queueNotFound(queue);
-    const names = [queue, deadQueueOf(queue), ...(await this.#levelNames(queue))];
+    // A queue another tool declared has no dead or delay queues: only those that exist.
+    const names = [queue, ...(await this.#existing([deadQueueOf(queue)], allLevels(queue)))];
     return this.#link.withChannel(`purging queue ${queue}`, async (channel) => {
       let purged = 0;
       for (const name of names) purged += (await channel.purgeQueue(name)).messageCount;
@@ -226,9 +238,14 @@ export class QueueAdmin {
     this.#levels.delete(queue);
   }
 
-  async #levelNames(queue: string): Promise<string[]> {
-    const counts = await this.#countUntilMissing(allLevels(queue));
-    return allLevels(queue).slice(0, counts.length);
+  /** Which of `single` exist (each checked alone), then the levels up to the first missing. */
+  async #existing(single: string[], levels: string[]): Promise<string[]> {
+    const found: string[] = [];
+    for (const name of single) {
+      if ((await this.#countUntilMissing([name])).length > 0) found.push(name);
+    }
+    const counted = await this.#countUntilMissing(levels);
+    return [...found, ...levels.slice(0, counted.length)];
   }
 
   /** Message counts of `names` in order, up to the first that does not exist. */

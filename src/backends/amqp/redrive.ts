@@ -23,7 +23,11 @@ export async function redriveDead(
   const dead = deadQueueOf(queue);
   const wanted = ids === undefined ? null : new Set(ids);
   return link.withChannel(`redriving the dead letters of ${queue}`, async (channel) => {
-    const { messageCount } = await channel.checkQueue(dead);
+    const { messageCount } = await channel.checkQueue(dead).catch((error: unknown) => {
+      // Another tool's queue has no q.dead: nothing to redrive.
+      if ((error as { code?: unknown }).code === 404) return { messageCount: 0 };
+      throw error;
+    });
     const moving: Message[] = [];
     for (let taken = 0; taken < messageCount; taken++) {
       const message = await channel.get(dead, { noAck: false });
