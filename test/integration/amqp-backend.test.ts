@@ -273,6 +273,25 @@ if (unreachable !== null) {
       await rejectsWith(admin.insert(queue, [{ payload: bytes('x') }]), 'queue_not_found');
     });
 
+    it('an insert into a queue deleted by another process fails queue_not_found per task, never vanishes', async () => {
+      const queue = name();
+      await admin.createQueue(queue);
+      const producer = open();
+      assert.equal((await producer.insert(queue, [{ payload: bytes('1') }]))[0]?.ok, true);
+      await open().deleteQueue(queue);
+      // The producer still believes the queue exists (settings cached): the broker returns the
+      // unroutable messages and the insert says so.
+      const results = await producer.insert(queue, [
+        { payload: bytes('2') },
+        { payload: bytes('3') },
+      ]);
+      assert.deepEqual(
+        results.map((result) => !result.ok && result.error.code),
+        ['queue_not_found', 'queue_not_found'],
+      );
+      await rejectsWith(producer.insert(queue, [{ payload: bytes('4') }]), 'queue_not_found');
+    });
+
     it('verbs AMQP cannot do throw unsupported and say what to use instead', async () => {
       const queue = name();
       await admin.createQueue(queue);
@@ -327,6 +346,8 @@ if (unreachable !== null) {
       );
       assert.equal(await admin.redrive(queue), 0);
       assert.equal(await admin.purgeQueue(queue), 0);
+      assert.equal((await admin.updateQueue(queue, { paused: true })).paused, true);
+      assert.equal((await open().getQueue(queue))?.paused, true, 'its settings are kept now');
     });
 
     it('an insert that resolved survives closing every connection', async () => {

@@ -80,10 +80,12 @@ export class Publisher {
     }
   }
 
+  /** A return comes before its confirm, so the earliest return with this id is this one's. */
   #wasReturned(message: Outgoing): boolean {
-    const first = this.#returned[0];
-    if (first?.properties.messageId !== message.options.messageId) return false;
-    this.#returned.shift();
+    const id = message.options.messageId;
+    const index = this.#returned.findIndex((returned) => returned.properties.messageId === id);
+    if (index < 0) return false;
+    this.#returned.splice(index, 1);
     return true;
   }
 

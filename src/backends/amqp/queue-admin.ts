@@ -152,12 +152,19 @@ export class QueueAdmin {
       if (patch[field] !== undefined && patch[field] !== current[field]) {
         throw new PullqError(
           'unsupported',
-          `changing ${field} is not available over AMQP: RabbitMQ fixes a queue's arguments when it is declared; delete the queue and create it again with the new ${field}, or set a RabbitMQ policy`,
+          `changing ${field} is not available over AMQP: RabbitMQ fixes a queue's arguments when it is declared; delete the queue and create it again with the new ${field}`,
           { details: { field, transport: 'amqp' } },
         );
       }
     }
     const settings: QueueSettings = { ...current, ...definedOnly(patch) };
+    // A queue another tool declared gets its settings queue now.
+    await this.#link.withChannel(`declaring the settings of ${queue}`, (channel) =>
+      channel.assertQueue(settingsQueueOf(queue), {
+        durable: true,
+        arguments: SETTINGS_QUEUE_ARGUMENTS,
+      }),
+    );
     await writeSettings(this.#link, settings);
     this.#cache.set(queue, { settings, readAt: this.#clock.now() });
     return { ...settings };
