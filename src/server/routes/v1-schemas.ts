@@ -88,6 +88,21 @@ export const ListQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+/** `GET /v1/stats`: the readable queues in name order, a page at a time. */
+export const QueueStatsQuery = Type.Object(
+  {
+    limit: Type.Optional(
+      Type.String({
+        pattern: '^[0-9]{1,4}$',
+        description: `1 to ${LIMITS.maxListLimit} queues; ${LIMITS.maxListLimit}`,
+      }),
+    ),
+    cursor: Type.Optional(
+      Type.String({ maxLength: 200, description: 'the nextCursor of the previous page' }),
+    ),
+  },
+  { additionalProperties: false },
+);
 export const DeadQuery = Type.Object(
   {
     limit: ListQuery.properties.limit,
@@ -171,6 +186,10 @@ export const ReleaseBody = Type.Object(
 
 const ids = Type.Array(taskId, { minItems: 1, maxItems: LIMITS.maxBatch });
 export const DeleteBody = Type.Object({ ids }, { additionalProperties: false });
+/** Ends a lease without its token (admin): optional, like the redrive body. */
+export const ForceReleaseBody = nullableInput(
+  Type.Object({ delaySeconds: Type.Optional(delaySeconds) }, { additionalProperties: false }),
+);
 /** The body is optional: no body (or null) redrives every dead letter. */
 export const RedriveBody = nullableInput(
   Type.Object({ ids: Type.Optional(ids) }, { additionalProperties: false }),
@@ -270,6 +289,24 @@ export const PurgedAnswer = Type.Object({ purged: Type.Integer() });
 /** 204: no body. */
 export const NoContent = Type.Null();
 export const RedrivenAnswer = Type.Object({ redriven: Type.Integer() });
+/** A queue's settings and its stats, one item of `GET /v1/stats`. */
+export const QueueWithStats = Type.Object({ ...Queue.properties, stats: Stats });
+export const QueueStatsAnswer = Type.Object({
+  queues: Type.Array(QueueWithStats),
+  nextCursor: orNull(Type.String()),
+});
+/** `GET /v1/whoami`: the caller's token as the server sees it. */
+export const WhoamiAnswer = Type.Object({
+  auth: Type.Boolean({ description: 'false: the server runs without authentication' }),
+  name: orNull(Type.String()),
+  roles: Type.Array(role),
+  queue: Type.String({ description: 'the queue pattern the roles apply to' }),
+  expiresAt: orNull(Type.Integer()),
+  actions: Type.Array(Type.String(), {
+    description: 'what the roles allow on the queues the pattern covers',
+  }),
+  serverAdmin: Type.Boolean({ description: 'admin on `*`: may manage tokens' }),
+});
 
 /** A token as listed: never the token itself. */
 export const Token = Type.Object({

@@ -15,8 +15,15 @@ import type {
   RawServerDefault,
   RouteGenericInterface,
 } from 'fastify';
-import { newTokenRecord, type TokenRecord } from '../../auth/tokens.ts';
-import type { ItemResult, LeasedTask, QueueConfig, Task } from '../../backends/backend.ts';
+import { ROLES, newTokenRecord, type TokenRecord } from '../../auth/tokens.ts';
+import type {
+  ItemResult,
+  LeasedTask,
+  QueueConfig,
+  QueueInfo,
+  QueueStats,
+  Task,
+} from '../../backends/backend.ts';
 import { queueNotFound, taskNotFound } from '../../backends/common.ts';
 import { PullqError } from '../../protocol/errors.ts';
 import {
@@ -29,7 +36,8 @@ import {
 } from '../../protocol/native.ts';
 import type { ServerContext } from '../app.ts';
 import { tokenOf, type RouteAuth, type ServerAuth } from '../auth.ts';
-import { patternCovers } from '../../auth/permissions.ts';
+import { ACTIONS, ROLE_ACTIONS, allows, patternCovers } from '../../auth/permissions.ts';
+import { LIMITS } from '../../protocol/limits.ts';
 import { openApiDocument, type OpenApiRoute } from './openapi.ts';
 import * as S from './v1-schemas.ts';
 import { validationError } from './validation-error.ts';
@@ -79,6 +87,28 @@ export const V1_ROUTES: readonly RouteSpec<FastifySchema>[] = [
           : queues,
       };
     },
+  }),
+  route({
+    method: 'GET',
+    url: '/stats',
+    operationId: 'listQueueStats',
+    auth: { action: 'any' },
+    summary: 'Every readable queue with its stats, by name, a page at a time',
+    description:
+      'The queues the token covers, each with its settings and its stats (as `GET /v1/queues/{queue}/stats`), so a dashboard reads 1,000 queues in one request. Needs a role that may read stats (consumer or admin).',
+    schema: { querystring: S.QueueStatsQuery, response: { 200: S.QueueStatsAnswer } },
+    handler: ({ backend }, request) => queueStatsPage(backend, tokenOf(request), request.query),
+  }),
+  route({
+    method: 'GET',
+    url: '/whoami',
+    operationId: 'whoami',
+    auth: { action: 'any' },
+    summary: "The caller's token: its name, roles, queue pattern and what they allow",
+    description:
+      'Never the token itself. On a server without authentication: `auth: false` and every action.',
+    schema: { response: { 200: S.WhoamiAnswer } },
+    handler: async (_context, request) => whoami(tokenOf(request)),
   }),
   route({
     method: 'POST',
@@ -260,6 +290,37 @@ export const V1_ROUTES: readonly RouteSpec<FastifySchema>[] = [
     },
   }),
   route({
+    method: 'POST',
+    url: '/queues/:queue/tasks/:id/release',
+    operationId: 'forceRelease',
+    auth: { action: 'redrive', queueParam: 'queue' },
+    summary: 'End the running lease of a task without its lease token (admin)',
+    description:
+      "Makes a leased task leasable again (after `delaySeconds`), as if its worker had released it; the worker's ack then gets `lease_lost`. Fenced by the lease seen when the request is read: a lease that ended, was extended or was renewed meanwhile answers `lease_lost`. Needs the role redrive needs (admin on the queue).",
+    schema: { params: S.TaskParams, body: S.ForceReleaseBody, response: { 200: S.Task } },
+    handler: async ({ backend }, { params, body }) => {
+      const task = await backend.get(params.queue, params.id);
+      if (!task) throw taskNotFound(params.queue, params.id);
+      if (task.state !== 'leased') {
+        throw new PullqError(
+          'lease_lost',
+          `task ${JSON.stringify(params.id)} is ${task.state}, not leased: there is no lease to end`,
+          { details: { queue: params.queue, id: params.id, state: task.state } },
+        );
+      }
+      const [result] = await backend.release(params.queue, [
+        {
+          // While leased, the ETA is when the lease ends: the v1beta2 fence names this lease.
+          ref: { id: params.id, leaseExpiresAt: task.eta },
+          ...(body?.delaySeconds === undefined ? {} : { delaySeconds: body.delaySeconds }),
+        },
+      ]);
+      if (!result) throw new PullqError('internal', 'the backend answered no result');
+      if (!result.ok) throw result.error;
+      return taskToWire(result.value, false);
+    },
+  }),
+  route({
     method: 'DELETE',
     url: '/queues/:queue/tasks/:id',
     operationId: 'deleteTask',
@@ -371,6 +432,98 @@ export const V1_ROUTES: readonly RouteSpec<FastifySchema>[] = [
     },
   }),
 ];
+
+const DEFAULT_STATS_LIMIT = LIMITS.maxListLimit;
+/** Stats read at once: a PostgreSQL or Redis backend answers them in parallel. */
+const STATS_CONCURRENCY = 16;
+
+/**
+ * A page of the readable queues with their stats. The cursor is the last name of the page
+ * (names sort the same everywhere: ASCII). A queue deleted while the page is read is left out.
+ */
+async function queueStatsPage(
+  backend: ServerContext['backend'],
+  token: TokenRecord | undefined,
+  query: { limit?: string; cursor?: string },
+): Promise<{ queues: (QueueInfo & { stats: QueueStats })[]; nextCursor: string | null }> {
+  if (token && !token.roles.some((role) => ROLE_ACTIONS[role].has('stats'))) {
+    throw new PullqError(
+      'permission_denied',
+      `token ${JSON.stringify(token.name)} (${token.roles.join(', ')}) may not read stats: that needs the consumer or admin role`,
+      { details: { action: 'stats', queues: [], token: token.name } },
+    );
+  }
+  const limit = query.limit === undefined ? DEFAULT_STATS_LIMIT : Number(query.limit);
+  if (limit < 1 || limit > LIMITS.maxListLimit) {
+    throw new PullqError('invalid_argument', `limit must be 1 to ${LIMITS.maxListLimit}`, {
+      details: { field: 'limit' },
+    });
+  }
+  const after = query.cursor === undefined ? '' : decodeNameCursor(query.cursor);
+  const readable = (await backend.listQueues())
+    .filter((queue) => queue.name > after && (!token || allows(token, 'stats', [queue.name])))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const page = readable.slice(0, limit);
+  const queues: (QueueInfo & { stats: QueueStats })[] = [];
+  for (let start = 0; start < page.length; start += STATS_CONCURRENCY) {
+    const chunk = page.slice(start, start + STATS_CONCURRENCY);
+    const stats = await Promise.all(
+      chunk.map((queue) =>
+        backend.stats(queue.name).catch((error: unknown) => {
+          if (error instanceof PullqError && error.code === 'queue_not_found') return null;
+          throw error;
+        }),
+      ),
+    );
+    chunk.forEach((queue, index) => {
+      const found = stats[index];
+      if (found) queues.push({ ...queue, stats: found });
+    });
+  }
+  const last = page.at(-1);
+  return {
+    queues,
+    nextCursor: readable.length > limit && last ? encodeNameCursor(last.name) : null,
+  };
+}
+
+function encodeNameCursor(name: string): string {
+  return Buffer.from(`name:${name}`).toString('base64url');
+}
+
+function decodeNameCursor(cursor: string): string {
+  const match = /^name:([a-zA-Z0-9-]{1,100})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match?.[1]) {
+    throw new PullqError('invalid_argument', 'cursor is not one this server handed out', {
+      details: { field: 'cursor' },
+    });
+  }
+  return match[1];
+}
+
+/** The caller as the server sees it; everything is allowed without authentication. */
+function whoami(token: TokenRecord | undefined) {
+  if (!token) {
+    return {
+      auth: false,
+      name: null,
+      roles: [...ROLES],
+      queue: '*',
+      expiresAt: null,
+      actions: [...ACTIONS],
+      serverAdmin: true,
+    };
+  }
+  return {
+    auth: true,
+    name: token.name,
+    roles: token.roles,
+    queue: token.queuePattern,
+    expiresAt: token.expiresAt,
+    actions: ACTIONS.filter((action) => token.roles.some((role) => ROLE_ACTIONS[role].has(action))),
+    serverAdmin: allows(token, 'server', []),
+  };
+}
 
 function tokenStoreOf(auth: ServerAuth | null): ServerAuth['tokens'] {
   if (!auth) {
