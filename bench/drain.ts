@@ -1,6 +1,6 @@
 /**
- * Drain benchmark: `pullq serve` on SQLite in its own process, driven over HTTP through
- * HttpBackend, as a real deployment would be.
+ * Drain benchmark: `pullq serve` in its own process, driven over HTTP through HttpBackend, as
+ * a real deployment would be; or, with `--direct`, the store itself with no server between.
  *
  * Each run inserts N tasks (batches of 100, a few in flight), then drains them (lease 100,
  * ack 100, a few consumers at once) and checks that every task was processed exactly once: a
@@ -9,6 +9,14 @@
  *
  *   npm run bench -- [--tasks 100000] [--runs 5] [--backlog 1000000] [--quick]
  *                    [--consumers 8] [--producers 4] [--cpu-prof-dir DIR]
+ *                    [--backend URL] [--direct]
+ *
+ * --backend URL: where the spawned server stores its queues (`pullq serve --backend URL`):
+ *   SQLite in a fresh temporary folder by default, or postgres://..., redis://...
+ * --direct: no server; the benchmark opens the backend URL itself through the transport
+ *   registry, as `new Connection(url)` would (a SQLite file in a temporary folder when no
+ *   --backend is given). The server CPU columns are then empty.
+ * Queue names carry a random suffix, so a shared database may hold other runs' queues.
  *
  * Human lines and progress go to stderr; stdout gets the summary table and one JSON line
  * per run (and one for the backlog check).
@@ -26,6 +34,9 @@ import type { Backend, NewTask } from '../src/backends/backend.ts';
 import { HttpBackend } from '../src/backends/http.ts';
 import { formatTable } from '../src/cli/output.ts';
 import { Progress } from '../src/cli/progress.ts';
+import { transportFor } from '../src/client/registry.ts';
+import { registerBuiltInTransports } from '../src/client/transports.ts';
+import { redactUrl } from '../src/server/serve-options.ts';
 
 const PULLQ_BIN = fileURLToPath(new URL('../bin/pullq.mjs', import.meta.url));
 const INSERT_BATCH = 100;
@@ -41,6 +52,9 @@ interface BenchOptions {
   consumers: number;
   producers: number;
   cpuProfDir: string | undefined;
+  /** The store URL; undefined: SQLite in a temporary folder. */
+  backend: string | undefined;
+  direct: boolean;
 }
 
 function parseOptions(argv: string[]): BenchOptions {
@@ -54,6 +68,8 @@ function parseOptions(argv: string[]): BenchOptions {
       producers: { type: 'string' },
       quick: { type: 'boolean' },
       'cpu-prof-dir': { type: 'string' },
+      backend: { type: 'string' },
+      direct: { type: 'boolean' },
     },
   });
   const quick = values.quick ?? false;
@@ -71,11 +87,14 @@ function parseOptions(argv: string[]): BenchOptions {
     consumers: int(values.consumers, 8, 'consumers'),
     producers: int(values.producers, 4, 'producers'),
     cpuProfDir: values['cpu-prof-dir'],
+    backend: values.backend,
+    direct: values.direct ?? false,
   };
 }
 
 /** CPU seconds a process has used so far (Linux /proc), to tell who the bottleneck is. */
-function processCpuSeconds(pid: number): number | null {
+function processCpuSeconds(pid: number | null): number | null {
+  if (pid === null) return null;
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
     // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name.
@@ -93,9 +112,14 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startServer(dataDir: string, cpuProfDir: string | undefined): Promise<Server> {
+async function startServer(
+  dataDir: string,
+  backend: string | undefined,
+  cpuProfDir: string | undefined,
+): Promise<Server> {
   const token = `pq_${randomBytes(32).toString('base64url')}`;
   const nodeFlags = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
+  const store = backend === undefined ? ['--data', dataDir] : ['--backend', backend];
   const child = spawn(
     process.execPath,
     [
@@ -104,8 +128,7 @@ async function startServer(dataDir: string, cpuProfDir: string | undefined): Pro
       'serve',
       '--port',
       '0',
-      '--data',
-      dataDir,
+      ...store,
       '--print-address-json',
       '--log-level',
       'warn',
@@ -260,15 +283,18 @@ const say = (line: string): void => {
 };
 const count = (value: number): string => Math.round(value).toLocaleString('en-US');
 
+/** Queue names of this invocation: a shared database may hold queues of earlier ones. */
+const SUFFIX = randomBytes(3).toString('hex');
+
 async function measureRun(
   backend: Backend,
-  server: Server,
+  server: Server | null,
   options: BenchOptions,
   run: number,
 ): Promise<RunResult> {
-  const queue = `drain-run-${run}`;
+  const queue = `drain-run-${run}-${SUFFIX}`;
   await backend.createQueue(queue);
-  const pid = server.child.pid ?? 0;
+  const pid = server?.child.pid ?? null;
 
   let cpu0 = processCpuSeconds(pid);
   const insertProgress = new Progress({
@@ -343,8 +369,8 @@ interface BacklogResult {
 }
 
 async function measureBacklog(backend: Backend, options: BenchOptions): Promise<BacklogResult> {
-  const big = 'drain-backlog';
-  const small = 'drain-small';
+  const big = `drain-backlog-${SUFFIX}`;
+  const small = `drain-small-${SUFFIX}`;
   await backend.createQueue(big);
   await backend.createQueue(small);
   const preload = new Progress({
@@ -384,6 +410,33 @@ async function measureBacklog(backend: Backend, options: BenchOptions): Promise<
   };
 }
 
+/** The backend the benchmark drives: a spawned server over HTTP, or the store itself. */
+async function openTarget(
+  options: BenchOptions,
+  dataDir: string,
+): Promise<{ backend: Backend; server: Server | null }> {
+  if (options.direct) {
+    const href = options.backend ?? `sqlite://${join(dataDir, 'pullq.db')}`;
+    registerBuiltInTransports();
+    const url = new URL(href);
+    const backend = await transportFor(url).open({
+      url,
+      href,
+      protocol: 'native',
+      project: undefined,
+      hrdProject: false,
+      token: undefined,
+      timeoutMs: 30_000,
+    });
+    say(`direct: no server, ${redactUrl(href)} opened in this process`);
+    return { backend, server: null };
+  }
+  const server = await startServer(dataDir, options.backend, options.cpuProfDir);
+  const store = options.backend === undefined ? `SQLite in ${dataDir}` : redactUrl(options.backend);
+  say(`server: ${server.url} (pid ${server.child.pid ?? '?'}), ${store}`);
+  return { backend: new HttpBackend({ url: server.url, token: server.token }), server };
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const dataDir = await mkdtemp(join(tmpdir(), 'pullq-bench-'));
@@ -391,9 +444,7 @@ async function main(): Promise<void> {
     `pullq drain benchmark: ${count(options.tasks)} tasks x ${options.runs} runs, backlog ${count(options.backlog)}; ` +
       `${options.producers} producers, ${options.consumers} consumers; ${cpus().length} CPUs; Node ${process.version}`,
   );
-  const server = await startServer(dataDir, options.cpuProfDir);
-  say(`server: ${server.url} (pid ${server.child.pid ?? '?'}), SQLite in ${dataDir}`);
-  const backend = new HttpBackend({ url: server.url, token: server.token });
+  const { backend, server } = await openTarget(options, dataDir);
   const runs: RunResult[] = [];
   let backlog: BacklogResult | null = null;
   try {
@@ -408,7 +459,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await backend.close();
-    await server.stop();
+    await server?.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
 

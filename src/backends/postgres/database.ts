@@ -54,6 +54,16 @@ const INT8_OID = 20;
  */
 export const SESSION_SETTINGS = 'SET enable_bitmapscan = off';
 
+/**
+ * The pool's onConnect hook. pg-pool (3.14, which pg 8.23 requires) awaits it before it hands
+ * the new connection out, and fails the request that opened it if it rejects; @types/pg still
+ * declares it as returning void, hence the cast.
+ */
+const applySessionSettings = ((client: pg.ClientBase) =>
+  client.query(SESSION_SETTINGS).then(() => undefined)) as unknown as (
+  client: pg.ClientBase,
+) => void;
+
 export function checkSchema(schema: string): void {
   if (!SCHEMA_PATTERN.test(schema)) {
     throw new PullqError(
@@ -115,15 +125,14 @@ export class Database {
       connectionTimeoutMillis: connectTimeoutMs,
       types,
     };
-    this.#pool = new driver.Pool({ ...this.clientConfig, max: poolSize });
+    this.#pool = new driver.Pool({
+      ...this.clientConfig,
+      max: poolSize,
+      onConnect: applySessionSettings,
+    });
     // An idle connection that the server closed (restart, admin shutdown) errors here; the
     // pool has already dropped it, and the next request opens a new one.
     this.#pool.on('error', () => {});
-    // Queued on the connection ahead of the request that made the pool open it. If it fails,
-    // the connection is broken, and so is that request: it reports the error.
-    this.#pool.on('connect', (client) => {
-      client.query(SESSION_SETTINGS).catch(() => {});
-    });
   }
 
   /** Runs one statement on any pooled connection (its own transaction). */
