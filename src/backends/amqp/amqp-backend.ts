@@ -1,28 +1,20 @@
 /**
  * AmqpBackend: pullq over RabbitMQ (AMQP 0-9-1) with amqplib, on the broker's own features.
+ * docs/transports.md has the whole mapping, what is missing and why, and the durability.
  *
- * URL: `amqp://user:pass@host:port/vhost`, `amqps://` for TLS; the vhost is the URL-encoded
- * path (`/%2f` or none for `/`).
- * Capabilities: long-poll and dead letters. Missing: leasing by tag (tags are carried, not
- * filtered on), list, get and delete by id, listQueues (the management plugin's), dedup of ids,
- * exact stats. Each throws `unsupported` saying what to do instead.
+ * URL: `amqp://user:pass@host:port/vhost`, `amqps://` for TLS (the vhost is the URL-encoded
+ * path; none or `/%2f` for `/`).
+ * Capabilities: long-poll and dead letters. Missing: leasing by tag, list, get and delete by
+ * id, listQueues, refusing duplicate ids, exact stats; each throws `unsupported` saying what
+ * to do instead.
  * Options: `url`; `driver` (amqplib, loaded by open.ts); `clock`; `timeoutMs` (connecting, and
  * waiting for publisher confirms; default 30 s); `connectionName`.
  *
- * Verbs (the objects are described in topology.ts):
- * - insert: persistent messages published on a confirm channel; it resolves once RabbitMQ
- *   confirmed them (on disk). Delayed tasks go down the delay ladder (1 s granularity).
- * - lease: deliveries with manual acks on a channel per queue (lane.ts); a lease is an unacked
- *   delivery with a timer that gives it back when it runs out. Attempts come from
- *   `x-delivery-count` (task-message.ts); a task past maxLeases is dead-lettered as it comes.
- * - ack: basic.ack. extend: re-arms the timer (the broker has no lease time).
- * - release: nack with requeue; with a delay or a note, a copy is published (confirmed) and
- *   the delivery acked. deadLetter: a copy to the dead-letter target with the note, then ack.
- * - stats: ready, delayed and dead from the broker's counts; leased from this process (AMQP
- *   does not show other clients' unacked deliveries).
- * Every verb is at-least-once: a copy confirmed just before a connection drops may come back
- * twice, and an ack is not confirmed by AMQP 0-9-1 (lost with its connection, it redelivers).
- * A lost connection makes the calls under way fail `unavailable`; the next call reconnects.
+ * Where things are: the RabbitMQ objects and the delay ladder in topology.ts; publishing with
+ * confirms in publisher.ts; leases (unacked deliveries with a timer, tokens per channel) in
+ * lane.ts; attempts and headers in task-message.ts; settings in settings-store.ts. Every verb
+ * is at-least-once. A lost connection fails the calls under way `unavailable`; the next call
+ * connects again.
  */
 import {
   systemClock,
