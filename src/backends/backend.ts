@@ -178,6 +178,12 @@ export interface Capabilities {
   exactStats: boolean;
   deadLetters: boolean;
   queueAdmin: boolean;
+  /**
+   * An id in use or tombstoned is refused with `already_exists`, so a named put is a dedup key
+   * and a retried put is recognised. Absent means true; a broker that cannot refuse a message
+   * by id (AMQP) declares false.
+   */
+  uniqueIds?: boolean;
 }
 
 export interface Backend {

@@ -57,14 +57,21 @@ export function deliveryContract(suite: TransportSuite): void {
     assert.deepEqual(bodies, ['a', 'b', 'c']);
   });
 
-  test('a put name is a dedup key: the same name again fails already_exists', async (ctx) => {
-    const queue = ctx.connect().simpleQueue(await ctx.queue());
-    assert.equal(await queue.put('first', { name: 'order-17' }), 'order-17');
-    await rejectsWith(queue.put('second', { name: 'order-17' }), 'already_exists');
-    const results = await queue.putMany([{ body: 'third', name: 'order-17' }, { body: 'fourth' }]);
-    assert.equal(results[0]?.ok, false);
-    assert.equal(results[1]?.ok, true);
-  });
+  test(
+    'a put name is a dedup key: the same name again fails already_exists',
+    async (ctx) => {
+      const queue = ctx.connect().simpleQueue(await ctx.queue());
+      assert.equal(await queue.put('first', { name: 'order-17' }), 'order-17');
+      await rejectsWith(queue.put('second', { name: 'order-17' }), 'already_exists');
+      const results = await queue.putMany([
+        { body: 'third', name: 'order-17' },
+        { body: 'fourth' },
+      ]);
+      assert.equal(results[0]?.ok, false);
+      assert.equal(results[1]?.ok, true);
+    },
+    { capability: 'uniqueIds' },
+  );
 
   test('a message put with delaySeconds is not got before its time', async (ctx) => {
     const name = await ctx.queue();

@@ -68,7 +68,8 @@ export function transportSuite(makeHarness: MakeHarness): TransportSuite {
     test(title, body, needs = {}) {
       it(title, async (t) => {
         assert.ok(harness && capabilities, 'the harness did not start');
-        if (needs.capability !== undefined && !capabilities[needs.capability]) {
+        // Only a capability declared false skips: an absent optional one means the transport has it.
+        if (needs.capability !== undefined && capabilities[needs.capability] === false) {
           t.skip(`the transport lacks the ${needs.capability} capability`);
           return;
         }
