@@ -29,6 +29,7 @@ import type {
   LeaseRef,
   LeaseRequest,
   LeasedTask,
+  ListRequest,
   NewTask,
   QueueConfig,
   QueueInfo,
@@ -237,7 +238,7 @@ export class NatsBackend implements Backend {
     return this.#tasks.get(queue, id);
   }
 
-  list(queue: string): Promise<TaskPage> {
+  list(queue: string, _request: ListRequest): Promise<TaskPage> {
     checkQueueName(queue);
     return Promise.reject(
       unsupported(
