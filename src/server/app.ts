@@ -5,6 +5,9 @@
  * Route handlers parse, call the backend, and serialize; they hold no policy. Every failure
  * leaves as a catalog error: the Google envelope under /taskqueue/v1beta2, the native
  * `{ error: { code, message, retryable } }` everywhere else.
+ *
+ * The routes see the backend through ./observability/ (counts, history, Prometheus metrics);
+ * every request gets a request id, echoed in `X-Request-Id` and on its log lines.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -22,6 +25,12 @@ import { PullqError, type ErrorCode } from '../protocol/errors.ts';
 import { googleError } from '../protocol/v1beta2.ts';
 import { redactUrl, registerAuth, type AuthOptions, type ServerAuth } from './auth.ts';
 import { dashboardRoutes } from './dashboard/routes.ts';
+import { requestIdGenerator } from './observability/http-hooks.ts';
+import {
+  createObservability,
+  type ObservabilityOptions,
+  type ServerObservability,
+} from './observability/observability.ts';
 import { healthRoutes } from './routes/health.ts';
 import { openapiRoutes, v1Routes } from './routes/v1.ts';
 import { v1beta2Routes } from './routes/v1beta2.ts';
@@ -43,9 +52,12 @@ export interface ServerOptions {
    * Absent: no authentication at all (`--no-auth`). Token expiry reads `clock`.
    */
   auth?: AuthOptions;
+  /** Metrics and history settings (./observability/observability.ts); defaults suit a server. */
+  observability?: ObservabilityOptions;
 }
 
 export interface ServerContext {
+  /** The store, counted by ./observability/ on the way. */
   backend: Backend;
   clock: Clock;
   autoCreateQueues: boolean;
@@ -65,6 +77,8 @@ export interface PullqServer {
   app: FastifyInstance;
   /** Ends long-polls and fails readiness; `app.close()` then waits for in-flight requests. */
   beginShutdown(): void;
+  /** Counts, history and the Prometheus text; `app.close()` stops its sampler. */
+  observability: ServerObservability;
 }
 
 export async function buildServer(options: ServerOptions): Promise<PullqServer> {
@@ -72,8 +86,13 @@ export async function buildServer(options: ServerOptions): Promise<PullqServer> 
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const app = Fastify({
     loggerInstance: options.logger,
-    // A log line per request would cost more than the request itself on the hot path.
-    logController: new LogController({ disableRequestLogging: true }),
+    // Fastify's two lines per request at info would cost more than many requests themselves;
+    // ./observability/http-hooks.ts writes one at debug instead.
+    logController: new LogController({
+      disableRequestLogging: true,
+      requestIdLogLabel: 'requestId',
+    }),
+    genReqId: requestIdGenerator(),
     bodyLimit,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -91,8 +110,16 @@ export async function buildServer(options: ServerOptions): Promise<PullqServer> 
   }) as unknown as FastifyInstance;
 
   const clock = options.clock ?? systemClock;
+  const observability = createObservability(
+    options.backend,
+    clock,
+    options.observability ?? {},
+    (error) => app.log.warn({ err: error }, 'backlog sampling failed; the next round retries'),
+  );
+  // First of all hooks: a request refused by auth still gets its id.
+  observability.registerHooks(app);
   const context: ServerContext = {
-    backend: options.backend,
+    backend: observability.backend,
     clock,
     autoCreateQueues: options.autoCreateQueues ?? true,
     bodyLimit,
@@ -111,7 +138,7 @@ export async function buildServer(options: ServerOptions): Promise<PullqServer> 
   await app.register(compress, { global: true, threshold: 1024, encodings: ['gzip', 'deflate'] });
 
   app.setErrorHandler((error: FastifyError, request, reply) =>
-    sendError(toPullqError(error), request, reply, app),
+    sendError(toPullqError(error), request, reply),
   );
   app.setNotFoundHandler((request, reply) =>
     sendError(
@@ -121,7 +148,6 @@ export async function buildServer(options: ServerOptions): Promise<PullqServer> 
       ),
       request,
       reply,
-      app,
     ),
   );
 
@@ -130,8 +156,11 @@ export async function buildServer(options: ServerOptions): Promise<PullqServer> 
   await app.register(openapiRoutes);
   await app.register(v1beta2Routes, { context });
   await app.register(dashboardRoutes, { context });
+  await observability.registerRoutes(app);
 
-  return { app, beginShutdown: () => shutdown.abort() };
+  app.addHook('onClose', () => observability.stop());
+  observability.start();
+  return { app, beginShutdown: () => shutdown.abort(), observability };
 }
 
 /** App Engine's Java client sends `POST` with `X-HTTP-Method-Override: PATCH`; route by the override. */
@@ -187,14 +216,16 @@ export function toPullqError(error: unknown): PullqError {
   });
 }
 
-function sendError(
-  error: PullqError,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  app: FastifyInstance,
-): FastifyReply {
-  if (error.code === 'internal')
-    app.log.error({ err: error.cause, url: redactUrl(request.url) }, 'request failed');
+function sendError(error: PullqError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  // request.log: the line carries the request id.
+  if (error.code === 'internal') {
+    request.log.error({ err: error.cause, url: redactUrl(request.url) }, 'request failed');
+  } else if (error.status >= 500) {
+    request.log.warn(
+      { code: error.code, url: redactUrl(request.url), message: error.message },
+      'request failed',
+    );
+  }
   if (error.code === 'unauthenticated') reply.header('www-authenticate', 'Bearer');
   const { status, body } = request.url.startsWith(V1BETA2_PREFIX)
     ? googleError(error)

@@ -3,7 +3,8 @@
  *
  * - onRequest, before any body is read: find the credential (`Authorization: Bearer`, or on
  *   v1beta2 routes `?oauth_token=` / `?key=`), verify it, apply the rate limit, and check
- *   the route's permission when the path names the queue.
+ *   the route's permission when the path (or, for GET /v1/stats/history, the query) names the
+ *   queue.
  * - preHandler, once the body is parsed: check the queues a body names (createQueue,
  *   updateQueue's deadLetterQueue).
  *
@@ -13,7 +14,7 @@
  * Nothing here logs, and no error message carries the credential, not even a part of it.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { allows, type Action } from '../auth/permissions.ts';
+import { ROLE_ACTIONS, allows, type Action } from '../auth/permissions.ts';
 import type { TokenStore } from '../auth/token-store.ts';
 import {
   hashToken,
@@ -40,6 +41,12 @@ export interface RouteAuth {
   action: Action | 'any';
   /** The path parameter that names the queue. */
   queueParam?: string;
+  /**
+   * The query parameter that names the queue, when the route also answers without one: then
+   * the token needs a role with `action` and the route answers only for the queues the token
+   * covers (GET /v1/stats/history sums them).
+   */
+  queueQuery?: string;
   /** Body fields that name queues too; checked once the body is parsed. */
   bodyQueues?: readonly string[];
 }
@@ -70,6 +77,10 @@ const PUBLIC_ROUTES: ReadonlySet<string> = new Set([
 const V1BETA2_PATH = '/taskqueue/v1beta2/';
 
 const UNDECLARED: RouteAuth = { action: 'server' };
+
+/** Prometheus `/metrics` names every queue and token-free counts of all of them: admins on `*`
+ * only (or no token at all on the listener of `pullq serve --metrics-port`). */
+export const METRICS_AUTH: RouteAuth = { action: 'server' };
 /** Unknown paths answer 404 to any valid token, and 401 to the rest. */
 const NOT_FOUND: RouteAuth = { action: 'any' };
 
@@ -177,6 +188,11 @@ function authorize(token: TokenRecord, auth: RouteAuth, request: FastifyRequest)
     const queue = (request.params as Record<string, unknown>)[auth.queueParam];
     if (typeof queue === 'string') queues.push(queue);
   }
+  if (auth.queueQuery !== undefined) {
+    const queue = (request.query as Record<string, unknown>)[auth.queueQuery];
+    if (typeof queue === 'string') queues.push(queue);
+    else if (mayEver(token, auth.action)) return;
+  }
   const body = request.body as Record<string, unknown> | null | undefined;
   for (const field of auth.bodyQueues ?? []) {
     const queue = typeof body === 'object' && body !== null ? body[field] : undefined;
@@ -185,11 +201,18 @@ function authorize(token: TokenRecord, auth: RouteAuth, request: FastifyRequest)
   if (!allows(token, auth.action, queues)) throw denied(token, auth.action, queues);
 }
 
+/** Whether one of the token's roles allows `action` on some queue. */
+function mayEver(token: TokenRecord, action: Action): boolean {
+  return token.roles.some((role) => ROLE_ACTIONS[role].has(action));
+}
+
 function denied(token: TokenRecord, action: Action, queues: string[]): PullqError {
   const where =
     action === 'server'
       ? 'this server (it takes the admin role on *)'
-      : queues.map((queue) => JSON.stringify(queue)).join(' and ');
+      : queues.length === 0
+        ? 'any queue'
+        : queues.map((queue) => JSON.stringify(queue)).join(' and ');
   return new PullqError(
     'permission_denied',
     `token ${JSON.stringify(token.name)} (${token.roles.join(', ')} on ${token.queuePattern}) may not ${action} on ${where}`,

@@ -23,7 +23,8 @@ export interface ServeOptions {
   backendUrl: string | null;
   /** Create a queue on the first insert into it. Default true. */
   autoCreateQueues: boolean;
-  /** pino level of the JSON log on stdout. Default `info`. */
+  /** pino level of the log on stdout (readable lines on a terminal, JSON otherwise). Default
+   * `info`; `debug` adds a line per request. */
   logLevel: LogLevel;
   /**
    * SQLite `synchronous` in WAL mode. NORMAL (default): a power loss may lose the last
@@ -53,6 +54,13 @@ export interface ServeOptions {
   bodyLimit: number | null;
   /** Requests per second per token (env `PULLQ_RATE_LIMIT`), then 429; null: no limit. */
   rateLimitPerSecond: number | null;
+  /**
+   * Serve Prometheus `/metrics` on this port, without authentication, instead of on `port`
+   * for admin tokens (env `PULLQ_METRICS_PORT`; 0 picks a free one). null: on `port`.
+   */
+  metricsPort: number | null;
+  /** Interface of the metrics listener. Default `127.0.0.1` (env `PULLQ_METRICS_HOST`). */
+  metricsHost: string;
 }
 
 /** Every default but the credentials file's path, which depends on the environment. */
@@ -71,6 +79,8 @@ export const DEFAULT_SERVE_OPTIONS: Omit<ServeOptions, 'credentialsFile'> = {
   tls: null,
   bodyLimit: null,
   rateLimitPerSecond: null,
+  metricsPort: null,
+  metricsHost: '127.0.0.1',
 };
 
 /** Smallest `--max-body`: a request line of JSON must fit. */
@@ -95,6 +105,8 @@ export interface ServeFlags {
   tlsKey?: string;
   maxBody?: string;
   rateLimit?: string;
+  metricsPort?: string;
+  metricsHost?: string;
 }
 
 /** A setting that makes no sense: the command line is wrong (exit code 2). */
@@ -154,6 +166,11 @@ export function resolveServeOptions(flags: ServeFlags, env: Env): ServeOptions {
   }
   const maxBody = pick(flags.maxBody, 'PULLQ_MAX_BODY');
   const rateLimit = pick(flags.rateLimit, 'PULLQ_RATE_LIMIT');
+  const metrics = metricsListener(
+    pick(flags.metricsPort, 'PULLQ_METRICS_PORT'),
+    pick(flags.metricsHost, 'PULLQ_METRICS_HOST'),
+    port,
+  );
   return {
     host,
     port,
@@ -177,7 +194,33 @@ export function resolveServeOptions(flags: ServeFlags, env: Env): ServeOptions {
         : integerSetting('--max-body', maxBody, MIN_BODY_LIMIT, MAX_BODY_LIMIT),
     rateLimitPerSecond:
       rateLimit === undefined ? null : integerSetting('--rate-limit', rateLimit, 1, 1_000_000),
+    ...metrics,
   };
+}
+
+function metricsListener(
+  portText: string | undefined,
+  host: string | undefined,
+  serverPort: number,
+): { metricsPort: number | null; metricsHost: string } {
+  if (portText === undefined) {
+    if (host !== undefined) {
+      throw new ServeConfigError(
+        '--metrics-host goes with --metrics-port: give the port too, or leave both out to serve /metrics on the server port',
+      );
+    }
+    return { metricsPort: null, metricsHost: DEFAULT_SERVE_OPTIONS.metricsHost };
+  }
+  const metricsPort = integerSetting('--metrics-port', portText, 0, 65_535);
+  if (metricsPort !== 0 && metricsPort === serverPort) {
+    throw new ServeConfigError(
+      `--metrics-port must differ from --port (both are ${metricsPort}): metrics are served without a token on a listener of their own`,
+    );
+  }
+  if (host !== undefined && host.trim() === '') {
+    throw new ServeConfigError('--metrics-host must be an address, got an empty string');
+  }
+  return { metricsPort, metricsHost: host ?? DEFAULT_SERVE_OPTIONS.metricsHost };
 }
 
 function integerSetting(name: string, text: string, min: number, max: number): number {

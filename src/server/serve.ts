@@ -8,16 +8,21 @@
  *   stops accepting and in-flight requests finish, then the store is closed. Exit 0.
  * - second signal: force. The process exits at once; tasks leased by requests that were cut
  *   off come back when their leases run out (at-least-once), nothing acknowledged is lost.
+ *
+ * Logs go to stdout: readable lines on a terminal (src/cli/log-lines.ts), pino JSON otherwise.
+ * Prometheus metrics are at /metrics for admin tokens, or with --metrics-port on a listener of
+ * their own without a token (docs/operations-metrics.md).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import type { Logger } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import { BootstrapError, bootstrapAdminToken } from '../auth/bootstrap.ts';
 import { writeCredentialsFile } from '../auth/credentials.ts';
 import { isTokenStore, type TokenStore } from '../auth/token-store.ts';
 import type { Backend } from '../backends/backend.ts';
 import type { PullqServer, ServerOptions } from './app.ts';
+import type { MetricsListener } from './observability/metrics-route.ts';
 import { isLoopbackHost, redactUrl, sqlitePath, type ServeOptions } from './serve-options.ts';
 
 export {
@@ -89,6 +94,8 @@ export const processOutput: ServeOutput = {
 
 export interface RunningServer {
   url: string;
+  /** Where Prometheus scrapes: the server's own /metrics (admin token) or --metrics-port's. */
+  metrics: { url: string; needsToken: boolean };
   store: string;
   logger: Logger;
   /** How clients get in, in words (never a token). */
@@ -107,8 +114,15 @@ export async function startServe(
   const https = options.tls ? readTlsFiles(options.tls) : undefined;
   // Imported here so that client commands, which share the CLI's module graph, never load
   // Fastify and pino.
-  const [{ pino }, { buildServer }] = await Promise.all([import('pino'), import('./app.ts')]);
-  const logger = pino({ level: options.logLevel, name: 'pullq' });
+  const [{ pino }, { buildServer }, { listenMetrics }] = await Promise.all([
+    import('pino'),
+    import('./app.ts'),
+    import('./observability/metrics-route.ts'),
+  ]);
+  const logger = pino(
+    { level: options.logLevel, name: 'pullq' },
+    await logDestination(process.stdout),
+  );
   const store = await openStore(options);
   let tokens: TokenStore | undefined;
   if (options.auth) {
@@ -126,6 +140,7 @@ export async function startServe(
     backend: store.backend,
     autoCreateQueues: options.autoCreateQueues,
     logger,
+    observability: { metricsRoute: options.metricsPort === null },
     ...(options.bodyLimit === null ? {} : { bodyLimit: options.bodyLimit }),
     ...(https ? { https } : {}),
     ...(tokens
@@ -150,6 +165,33 @@ export async function startServe(
   const address = server.app.server.address() as AddressInfo;
   const scheme = https ? 'https' : 'http';
   const url = `${scheme}://${hostForUrl(address.address)}:${address.port}`;
+  let metricsListener: MetricsListener | null = null;
+  if (options.metricsPort !== null) {
+    const { observability } = server;
+    try {
+      metricsListener = await listenMetrics(
+        { render: observability.renderMetrics, contentType: observability.metricsContentType },
+        { port: options.metricsPort, host: options.metricsHost },
+      );
+    } catch (error) {
+      await server.app.close();
+      await store.backend.close();
+      const explained = explainListenError(error, {
+        ...options,
+        host: options.metricsHost,
+        port: options.metricsPort,
+      });
+      if (!(explained instanceof ServeStartError)) throw explained;
+      throw new ServeStartError(
+        `metrics listener: ${explained.message}`,
+        explained.hint.replace('--port', '--metrics-port').replace('--host', '--metrics-host'),
+        error,
+      );
+    }
+  }
+  const metrics = metricsListener
+    ? { url: metricsListener.url, needsToken: false }
+    : { url: `${url}/metrics`, needsToken: true };
 
   let auth: string[];
   try {
@@ -161,6 +203,7 @@ export async function startServe(
             : 'auth: OFF (--no-auth); PULLQ_ADMIN_TOKEN is ignored',
         ];
   } catch (error) {
+    await metricsListener?.close();
     await server.app.close();
     await store.backend.close();
     if (error instanceof BootstrapError) {
@@ -169,7 +212,13 @@ export async function startServe(
     throw error;
   }
   logger.info(
-    { url, store: store.description, auth: options.auth, tls: https !== undefined },
+    {
+      url,
+      store: store.description,
+      auth: options.auth,
+      tls: https !== undefined,
+      metrics: metrics.url,
+    },
     'pullq serve listening',
   );
 
@@ -177,6 +226,11 @@ export async function startServe(
   if (!options.auth) {
     warnings.push(
       'WARNING: authentication is OFF (--no-auth): every user and program on this machine can read, change and delete every task. Use it for development only.',
+    );
+  }
+  if (metricsListener && !isLoopbackHost(options.metricsHost)) {
+    warnings.push(
+      `warning: metrics are served without a token on ${metricsListener.url}: they name every queue. Keep that port private (a firewall, or --metrics-host 127.0.0.1).`,
     );
   }
   if (!https && !isLoopbackHost(address.address)) {
@@ -191,12 +245,32 @@ export async function startServe(
       server.beginShutdown();
       output.say('  ended waiting leases (they returned empty); readiness now fails');
       await server.app.close();
+      await metricsListener?.close();
       output.say('  stopped accepting connections; in-flight requests finished');
       await store.backend.close();
       output.say(`  closed the store: ${store.description}`);
       logger.info('pullq serve stopped');
     })());
-  return { url, store: store.description, logger, auth, warnings, stop };
+  return { url, metrics, store: store.description, logger, auth, warnings, stop };
+}
+
+/**
+ * Where the log goes: pino's own stdout writer (JSON lines, for collectors) unless stdout is a
+ * terminal, where each record becomes a readable line (`12:00:01 WARN  message key=value`).
+ */
+export async function logDestination(stdout: {
+  isTTY?: boolean;
+  write(text: string): unknown;
+}): Promise<DestinationStream | undefined> {
+  if (stdout.isTTY !== true) return undefined;
+  // Loaded only on a terminal; it is the CLI's, shared with `pullq worker`.
+  const { humanLogLine } = await import('../cli/log-lines.ts');
+  return {
+    write(chunk: string): void {
+      for (const line of chunk.split('\n'))
+        if (line !== '') stdout.write(`${humanLogLine(line)}\n`);
+    },
+  };
 }
 
 function readTlsFiles(tls: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
@@ -371,6 +445,9 @@ export async function runServe(
 
   output.say(`pullq serve: listening on ${running.url}`);
   output.say(`  data: ${running.store}`);
+  output.say(
+    `  metrics: ${running.metrics.url}${running.metrics.needsToken ? ' (admin token)' : ' (no token)'}`,
+  );
   for (const line of running.auth) output.say(`  ${line}`);
   output.say(
     `  stop: press Ctrl-C, or \`kill -TERM ${process.pid}\` (in-flight requests finish first)`,
