@@ -81,7 +81,7 @@ async function testServer(): Promise<TestServer> {
     return {
       status: response.statusCode,
       headers: response.headers,
-      body: response.body === '' ? {} : (response.json() as Json),
+      body: response.body === '' ? {} : response.json<Json>(),
     };
   };
   return {

@@ -9,9 +9,9 @@
  * cost is the same with 1,000 tasks queued as with 1,000,000 (bench/drain.ts measures it).
  *
  * The slow path is a transaction that pages through candidates: taken when the fast path
- * leased nothing and the queue has maxLeases (a candidate past it is dead-lettered and does
- * not count, so more pages may be needed), and for groupByTag (the group is the tag of the
- * oldest ready task that no other lease holds).
+ * met a candidate past the queue's maxLeases (it is dead-lettered and does not count, so more
+ * pages may be needed), and for groupByTag (the group is the tag of the oldest ready task
+ * that no other lease holds).
  */
 import type { LeaseRequest, LeasedTask } from '../backend.ts';
 import type { IdSource } from '../sqlite/id-source.ts';
@@ -37,7 +37,10 @@ export function leaseEnd(request: LeaseRequest, now: number): number {
   return now + Math.round(request.leaseSeconds * 1000);
 }
 
-/** The fast path: what it leased (possibly nothing: the caller then finds out why). */
+/** Why the fast path leased nothing (see statements.ts fastLease). */
+export type NothingLeased = 'missing' | 'paused' | 'limited' | 'empty';
+
+/** The fast path: what it leased, or why it leased nothing. */
 export async function leaseFast(
   run: Run,
   sql: Statements,
@@ -45,13 +48,15 @@ export async function leaseFast(
   queue: string,
   request: LeaseRequest,
   now: number,
-): Promise<LeasedTask[]> {
+): Promise<LeasedTask[] | NothingLeased> {
   const eta = leaseEnd(request, now);
   const tokens = Array.from({ length: request.max }, () => ids.token());
   const rows =
     request.tag === undefined
       ? await run<FastRow>(sql.leaseFast, [queue, now, request.max, eta, tokens])
       : await run<FastRow>(sql.leaseFastOfTag, [queue, now, request.max, eta, tokens, request.tag]);
+  const [first] = rows;
+  if (first?.n === 0) return first.id as NothingLeased;
   return rows.map((row) => ({
     queue,
     id: row.id,

@@ -236,15 +236,13 @@ export class PostgresBackend implements Backend, TokenStore {
     const now = this.#clock.now();
     if (!request.groupByTag) {
       const leased = await leaseFast(this.#db.run, this.#sql, this.#ids, queue, request, now);
-      if (leased.length > 0) {
+      if (leased === 'missing') throw queueNotFound(queue);
+      if (leased === 'paused' || leased === 'empty') return [];
+      if (leased !== 'limited') {
         await this.#maybePruneLeaseCounts(queue, now);
         return leased;
       }
     }
-    // Nothing leased: the queue is missing, paused, empty, or needs the slow path.
-    const stored = await this.#queue(this.#db.run, queue);
-    if (stored.paused) return [];
-    if (stored.max_leases === null && !request.groupByTag) return [];
     return this.#write(now, async (ctx) =>
       leaseSlow(ctx, await this.#queue(ctx.run, queue), request),
     );

@@ -20,20 +20,26 @@ import { META } from './rows.ts';
  * updated by `seq = ANY(array)` on the primary key: joining the picked rows back to tasks
  * let the planner choose a hash join over a scan of the whole queue (EXPLAIN, 20,000 tasks).
  * Each leased row gets the token at its position in the lease order, which comes back as `n`.
+ *
+ * When it leases nothing it returns one row instead, `n` = 0, whose `id` says why: `missing`
+ * (no such queue), `paused`, `limited` (a candidate is past maxLeases: the slow path
+ * dead-letters it) or `empty`. An idle long-poll looks again every 250 ms: one round trip a
+ * look rather than two.
  */
 function fastLease(s: string, tagged: boolean): string {
   return `WITH q AS (
-      SELECT max_leases FROM ${s}.queues WHERE name = $1 AND NOT paused
+      SELECT paused, max_leases FROM ${s}.queues WHERE name = $1
     ), picked AS (
       SELECT seq, eta, attempts FROM ${s}.tasks
       WHERE queue = $1 AND NOT dead AND eta <= $2 ${tagged ? 'AND tag = $6' : ''}
-        AND EXISTS (SELECT 1 FROM q)
+        AND EXISTS (SELECT 1 FROM q WHERE NOT paused)
       ORDER BY eta, seq LIMIT $3
       FOR UPDATE SKIP LOCKED
+    ), limited AS (
+      SELECT EXISTS (SELECT 1 FROM picked p, q WHERE p.attempts >= q.max_leases) AS yes
     ), chosen AS (
-      -- A candidate past maxLeases must be dead-lettered: the slow path does that.
       SELECT array_agg(seq ORDER BY eta, seq) AS seqs FROM picked
-      WHERE NOT EXISTS (SELECT 1 FROM picked p, q WHERE p.attempts >= q.max_leases)
+      WHERE NOT (SELECT yes FROM limited)
     ), leased AS (
       UPDATE ${s}.tasks t
       SET attempts = t.attempts + 1, eta = $4,
@@ -46,7 +52,16 @@ function fastLease(s: string, tagged: boolean): string {
       SELECT $1, $2, count(*) FROM leased HAVING count(*) > 0
       ON CONFLICT (queue, at) DO UPDATE SET n = c.n + excluded.n
     )
-    SELECT * FROM leased ORDER BY n`;
+    SELECT * FROM leased
+    UNION ALL
+    SELECT 0, CASE
+        WHEN NOT EXISTS (SELECT 1 FROM q) THEN 'missing'
+        WHEN (SELECT paused FROM q) THEN 'paused'
+        WHEN (SELECT yes FROM limited) THEN 'limited'
+        ELSE 'empty' END,
+      NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    WHERE NOT EXISTS (SELECT 1 FROM leased)
+    ORDER BY n`;
 }
 
 /** Lease candidates for the slow path (maxLeases, groupByTag), a keyset page from (eta, seq). */
