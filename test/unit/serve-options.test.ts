@@ -157,4 +157,39 @@ describe('resolveServeOptions', () => {
       assert.throws(() => resolveServeOptions(flags, {}), ServeConfigError, JSON.stringify(flags));
     }
   });
+
+  it('/metrics stays on the server port unless --metrics-port is given; the metrics host defaults to loopback', () => {
+    const plain = resolveServeOptions({}, {});
+    assert.deepEqual([plain.metricsPort, plain.metricsHost], [null, '127.0.0.1']);
+    const own = resolveServeOptions({ metricsPort: '9464' }, {});
+    assert.deepEqual([own.metricsPort, own.metricsHost], [9464, '127.0.0.1']);
+    const anyPort = resolveServeOptions({ metricsPort: '0', metricsHost: '0.0.0.0' }, {});
+    assert.deepEqual([anyPort.metricsPort, anyPort.metricsHost], [0, '0.0.0.0']);
+  });
+
+  it('--metrics-port and --metrics-host come from the environment too, flags winning', () => {
+    const env = { PULLQ_METRICS_PORT: '9100', PULLQ_METRICS_HOST: '::1' };
+    const fromEnv = resolveServeOptions({}, env);
+    assert.deepEqual([fromEnv.metricsPort, fromEnv.metricsHost], [9100, '::1']);
+    const fromFlags = resolveServeOptions({ metricsPort: '9200', metricsHost: '127.0.0.2' }, env);
+    assert.deepEqual([fromFlags.metricsPort, fromFlags.metricsHost], [9200, '127.0.0.2']);
+  });
+
+  it('refuses a metrics port out of range or equal to --port, and --metrics-host without a port', () => {
+    for (const flags of [
+      { metricsPort: '65536' },
+      { metricsPort: 'http' },
+      { metricsPort: '-1' },
+      { metricsPort: '8080' },
+      { port: '9464', metricsPort: '9464' },
+      { metricsHost: '0.0.0.0' },
+      { metricsPort: '9464', metricsHost: ' ' },
+    ]) {
+      assert.throws(() => resolveServeOptions(flags, {}), ServeConfigError, JSON.stringify(flags));
+    }
+    assert.throws(
+      () => resolveServeOptions({ metricsHost: '0.0.0.0' }, {}),
+      /--metrics-host goes with --metrics-port/,
+    );
+  });
 });
