@@ -262,6 +262,7 @@ describe('NatsBackend', { skip: unreachable ?? false }, () => {
         exactStats: false,
         deadLetters: true,
         queueAdmin: true,
+        uniqueIds: true,
       });
       const calls = [
         async () => backend.list(queue, { limit: 10 }),

@@ -19,6 +19,7 @@ import type { LeaseRequest, LeasedTask } from '../backend.ts';
 import { queueNotFound } from '../common.ts';
 import { PullqError } from '../../protocol/errors.ts';
 import { natsError } from './errors.ts';
+import type { NatsDeadLetters } from './dead-letters.ts';
 import type { ConsumerName } from './layout.ts';
 import type { AckSender } from './leases.ts';
 import { deliveryInfo, pull, type DeliveryInfo } from './pull.ts';
@@ -44,12 +45,19 @@ export interface LeasingOptions {
 export class NatsLeasing {
   readonly #parts: NatsParts;
   readonly #tasks: NatsTasks;
+  readonly #deadLetters: NatsDeadLetters;
   readonly #options: LeasingOptions;
   readonly #etas = new Map<string, number[]>();
 
-  constructor(parts: NatsParts, tasks: NatsTasks, options: LeasingOptions) {
+  constructor(
+    parts: NatsParts,
+    tasks: NatsTasks,
+    deadLetters: NatsDeadLetters,
+    options: LeasingOptions,
+  ) {
     this.#parts = parts;
     this.#tasks = tasks;
+    this.#deadLetters = deadLetters;
     this.#options = options;
   }
 
@@ -138,11 +146,11 @@ export class NatsLeasing {
   ): Promise<void> {
     const leases = info.deliveryCount - 1;
     const note =
-      (await this.#tasks.readNote(queue, task.id)) ??
+      (await this.#deadLetters.readNote(queue, task.id)) ??
       `leased ${leases} times, the queue's maxLeases`;
-    await this.#tasks.deadLetter(queue, handle.info.deadLetterQueue, task, leases, note);
+    await this.#deadLetters.publish(queue, handle.info.deadLetterQueue, task, leases, note);
     await this.#options.send(reply, '+ACK');
-    await this.#tasks.dropNote(queue, task.id);
+    await this.#deadLetters.dropNote(queue, task.id);
   }
 
   /** Moves due delayed tasks to `ready`; naks the others until their ETA. */

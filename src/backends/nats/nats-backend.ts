@@ -46,17 +46,18 @@ import {
   checkLeaseSeconds,
   checkRefs,
   checkReleases,
-  leaseLost,
   taskNotFound,
 } from '../common.ts';
 import { PullqError } from '../../protocol/errors.ts';
-import { checkQueueName, truncateNote } from '../../protocol/limits.ts';
+import { checkQueueName } from '../../protocol/limits.ts';
 import type { NatsDrivers } from './drivers.ts';
 import { natsError } from './errors.ts';
 import { CONSUMERS, Layout } from './layout.ts';
-import { LeaseBook, type AckSender, type Lease } from './leases.ts';
+import { NatsDeadLetters } from './dead-letters.ts';
+import { LeaseBook, type AckSender } from './leases.ts';
 import { NatsLeasing } from './leasing.ts';
 import { NatsQueues } from './queues.ts';
+import { NatsSettling } from './settling.ts';
 import { NatsTasks } from './tasks.ts';
 
 /** @internal What NatsBackend is built from; `connectNats` (open.ts) makes it. */
@@ -80,12 +81,15 @@ export class NatsBackend implements Backend {
     exactStats: false,
     deadLetters: true,
     queueAdmin: true,
+    uniqueIds: true,
   };
   readonly #nc: NatsConnection;
   readonly #clock: Clock;
   readonly #book: LeaseBook;
   readonly #queues: NatsQueues;
   readonly #tasks: NatsTasks;
+  readonly #deadLetters: NatsDeadLetters;
+  readonly #settling: NatsSettling;
   readonly #leasing: NatsLeasing;
   readonly #closing = new AbortController();
   #closed = false;
@@ -107,7 +111,9 @@ export class NatsBackend implements Backend {
     this.#queues = new NatsQueues(parts.jsm, parts.drivers, layout, parts, clock);
     const shared = { ...parts, layout, queues: this.#queues, book: this.#book };
     this.#tasks = new NatsTasks(shared);
-    this.#leasing = new NatsLeasing(shared, this.#tasks, {
+    this.#deadLetters = new NatsDeadLetters(shared, this.#tasks);
+    this.#settling = new NatsSettling(shared, this.#deadLetters);
+    this.#leasing = new NatsLeasing(shared, this.#tasks, this.#deadLetters, {
       send,
       createInbox: () => parts.drivers.transport.createInbox(),
       graceMs: Math.min(timeoutMs, 10_000),
@@ -160,15 +166,7 @@ export class NatsBackend implements Backend {
     this.#open();
     checkRefs(queue, refs);
     await this.#queues.need(queue);
-    return Promise.all(
-      refs.map(async (ref): Promise<ItemResult<null>> => {
-        const lease = this.#book.find(queue, ref);
-        if (lease === null) return { ok: false, error: leaseLost(ref.id) };
-        await this.#book.ack(lease);
-        await this.#dropNote(lease);
-        return { ok: true, value: null };
-      }),
-    );
+    return this.#settling.ack(queue, refs);
   }
 
   async extend(queue: string, refs: LeaseRef[], leaseSeconds: number): Promise<ItemResult<Task>[]> {
@@ -176,14 +174,7 @@ export class NatsBackend implements Backend {
     checkRefs(queue, refs);
     checkLeaseSeconds(leaseSeconds);
     await this.#queues.need(queue);
-    return Promise.all(
-      refs.map(async (ref): Promise<ItemResult<Task>> => {
-        const lease = this.#book.find(queue, ref);
-        if (lease === null) return { ok: false, error: leaseLost(ref.id) };
-        await this.#book.extend(lease, leaseSeconds * 1000);
-        return { ok: true, value: this.#book.task(lease) };
-      }),
-    );
+    return this.#settling.extend(queue, refs, leaseSeconds);
   }
 
   /** The error note of a release is kept (as the task's note) for a later dead letter. */
@@ -191,29 +182,7 @@ export class NatsBackend implements Backend {
     this.#open();
     checkReleases(queue, releases);
     const handle = await this.#queues.need(queue);
-    return Promise.all(
-      releases.map(async (release): Promise<ItemResult<Task>> => {
-        const lease = this.#book.find(queue, release.ref);
-        if (lease === null) return { ok: false, error: leaseLost(release.ref.id) };
-        const task = this.#book.task(lease);
-        const error = release.error === undefined ? null : truncateNote(release.error);
-        if (release.deadLetter) {
-          const note =
-            error ?? (await this.#tasks.readNote(queue, task.id)) ?? 'rejected by the consumer';
-          const target = handle.info.deadLetterQueue;
-          const moved = await this.#tasks.deadLetter(queue, target, task, task.attempts, note);
-          await this.#book.ack(lease);
-          await this.#dropNote(lease);
-          return { ok: true, value: moved };
-        }
-        if (error !== null) await this.#tasks.writeNote(queue, task.id, error);
-        const delayMs = Math.round((release.delaySeconds ?? 0) * 1000);
-        await this.#book.nak(lease, delayMs);
-        const eta = this.#clock.now() + delayMs;
-        const state = delayMs > 0 ? 'delayed' : 'ready';
-        return { ok: true, value: { ...task, eta, state, lastError: error ?? task.lastError } };
-      }),
-    );
+    return this.#settling.release(queue, releases, handle.info.deadLetterQueue);
   }
 
   async delete(queue: string, ids: string[]): Promise<ItemResult<null>[]> {
@@ -278,7 +247,7 @@ export class NatsBackend implements Backend {
   async redrive(queue: string, request: RedriveRequest = {}): Promise<number> {
     this.#open();
     if (request.ids !== undefined) checkIds(queue, request.ids);
-    return this.#tasks.redrive(queue, request.ids);
+    return this.#deadLetters.redrive(queue, request.ids);
   }
 
   async createQueue(name: string, config?: Partial<QueueConfig>): Promise<QueueInfo> {
@@ -330,11 +299,6 @@ export class NatsBackend implements Backend {
     } catch {
       await this.#nc.close();
     }
-  }
-
-  /** A note exists only if an earlier delivery was released with an error. */
-  async #dropNote(lease: Lease): Promise<void> {
-    if (lease.deliveryCount > 1) await this.#tasks.dropNote(lease.queue, lease.id);
   }
 
   #open(): void {

@@ -1,14 +1,10 @@
 /**
- * Tasks as JetStream messages: insert, find by id, dead-letter, redrive, and the note a
- * release leaves. Every write waits for JetStream's PubAck, so a task reported stored is
- * stored by the server.
+ * Tasks as JetStream messages: insert, publish, find by id, and what a message carries. Every
+ * write waits for JetStream's PubAck, so a task reported stored is stored by the server.
  *
- * - insert publishes to the task's subject with its id as `Nats-Msg-Id` (JetStream drops a
- *   second publish of the id within the dedup window: a tombstone) and
- *   `Nats-Expected-Last-Subject-Sequence: 0` (refused while a task with the id is live).
- * - a note (the error of a release) is a message on `note.<id>`, replaced by the next one
- *   (`Nats-Rollup: sub`) and removed with the task; a dead letter made later, by any process,
- *   carries it as its lastError.
+ * insert publishes to the task's subject with its id as `Nats-Msg-Id` (JetStream drops a
+ * second publish of the id within the dedup window: a tombstone) and
+ * `Nats-Expected-Last-Subject-Sequence: 0` (refused while a task with the id is live).
  */
 import type { JetStreamClient, JetStreamManager, StoredMsg } from '@nats-io/jetstream';
 import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
@@ -38,7 +34,7 @@ export interface Carried {
 /** What a dead letter or a redrive copies. */
 export type Movable = Pick<Carried, 'id' | 'payload' | 'tag' | 'enqueuedAt' | 'deadLetteredFrom'>;
 
-type HeaderValues = Partial<Record<keyof typeof HEADERS, string | number | null>>;
+export type HeaderValues = Partial<Record<keyof typeof HEADERS, string | number | null>>;
 
 export interface NatsParts {
   nc: NatsConnection;
@@ -137,10 +133,10 @@ export class NatsTasks {
     await this.#parts.queues.need(queue);
     if (!TASK_ID_PATTERN.test(id)) return null;
     const [ready, delayed, dead, note] = await Promise.all([
-      this.#last(queue, 'ready', id),
-      this.#last(queue, 'delayed', id),
-      this.#last(queue, 'dead', id),
-      this.#last(queue, 'note', id),
+      this.last(queue, 'ready', id),
+      this.last(queue, 'delayed', id),
+      this.last(queue, 'dead', id),
+      this.last(queue, 'note', id),
     ]);
     const found = ready ?? delayed ?? dead;
     if (found === null) return null;
@@ -191,116 +187,8 @@ export class NatsTasks {
     };
   }
 
-  async writeNote(queue: string, id: string, note: string): Promise<void> {
-    const subject = this.#parts.layout.subject(queue, 'note', id);
-    await this.publish(queue, subject, new TextEncoder().encode(note), { rollup: true });
-  }
-
-  async readNote(queue: string, id: string): Promise<string | null> {
-    const note = await this.#last(queue, 'note', id);
-    return note === null ? null : new TextDecoder().decode(note.data);
-  }
-
-  async dropNote(queue: string, id: string): Promise<void> {
-    await this.#parts.queues.purge(queue, 'note', id);
-  }
-
-  /**
-   * Publishes a dead letter: to the queue's dead-letter queue as a ready task (created if
-   * missing; a new id if the id is taken there), else to this queue's `dead` subject. The
-   * caller then acknowledges the original.
-   */
-  async deadLetter(
-    queue: string,
-    target: string | null,
-    task: Movable,
-    attempts: number,
-    error: string,
-  ): Promise<Task> {
-    const headers: HeaderValues = {
-      tag: task.tag,
-      enqueuedAt: task.enqueuedAt,
-      error,
-      deadLetteredFrom: target === null ? task.deadLetteredFrom : queue,
-    };
-    const now = this.#parts.clock.now();
-    const view = {
-      payload: task.payload,
-      tag: task.tag,
-      enqueuedAt: task.enqueuedAt,
-      eta: now,
-      lastError: error,
-    };
-    if (target === null) {
-      const subject = this.#parts.layout.subject(queue, 'dead', task.id);
-      await this.publish(queue, subject, task.payload, { headers: { ...headers, attempts } });
-      return {
-        ...view,
-        queue,
-        id: task.id,
-        attempts,
-        state: 'dead',
-        deadLetteredFrom: task.deadLetteredFrom,
-      };
-    }
-    let id = task.id;
-    for (let tries = 0; ; tries++) {
-      const subject = this.#parts.layout.subject(target, 'ready', id);
-      let outcome: 'stored' | 'duplicate' | 'taken';
-      try {
-        outcome = await this.publish(target, subject, task.payload, { headers, fresh: true });
-      } catch (error) {
-        if (!(error instanceof PullqError && error.code === 'queue_not_found') || tries > 0)
-          throw error;
-        await this.#parts.queues.ensure(target);
-        continue;
-      }
-      if (outcome === 'stored') break;
-      id = randomId();
-    }
-    return { ...view, queue: target, id, attempts: 0, state: 'ready', deadLetteredFrom: queue };
-  }
-
-  /** Dead letters back to ready (all of the queue's when `ids` is absent); how many moved. A
-   * dead letter whose id is live again stays dead. */
-  async redrive(queue: string, ids?: string[]): Promise<number> {
-    await this.#parts.queues.need(queue);
-    const wanted = ids ?? (await this.#deadIds(queue));
-    let moved = 0;
-    for (const id of wanted) {
-      const dead = await this.#last(queue, 'dead', id);
-      if (dead === null) continue;
-      const task = this.carried(dead.subject, dead.data, dead.header, dead.time.getTime());
-      const subject = this.#parts.layout.subject(queue, 'ready', id);
-      const headers = {
-        tag: task.tag,
-        enqueuedAt: task.enqueuedAt,
-        deadLetteredFrom: task.deadLetteredFrom,
-      };
-      if ((await this.publish(queue, subject, task.payload, { headers, fresh: true })) !== 'stored')
-        continue;
-      await this.#parts.queues.purge(queue, 'dead', id);
-      await this.dropNote(queue, id);
-      moved += 1;
-    }
-    return moved;
-  }
-
-  async #deadIds(queue: string): Promise<string[]> {
-    const filter = this.#parts.layout.filter(queue, 'dead');
-    try {
-      const info = await this.#parts.jsm.streams.info(this.#parts.layout.stream(queue), {
-        subjects_filter: filter,
-      });
-      return Object.keys(info.state.subjects ?? {})
-        .map((subject) => this.#parts.layout.parse(subject)?.id)
-        .filter((id): id is string => id !== undefined);
-    } catch (error) {
-      throw natsError(error, `listing the dead letters of queue ${queue}`);
-    }
-  }
-
-  async #last(queue: string, kind: TaskKind, id: string): Promise<StoredMsg | null> {
+  /** The message on a task's subject of this kind, or null. */
+  async last(queue: string, kind: TaskKind, id: string): Promise<StoredMsg | null> {
     const subject = this.#parts.layout.subject(queue, kind, id);
     try {
       return await this.#parts.jsm.streams.getMessage(this.#parts.layout.stream(queue), {
