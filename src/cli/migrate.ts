@@ -26,7 +26,7 @@ interface MigrateFlags {
   to: string;
   fromToken?: string;
   toToken?: string;
-  queue: string[];
+  queue?: string[];
   includeDead?: boolean;
   dryRun?: boolean;
   pageSize: number;
@@ -61,8 +61,7 @@ export function migrateCommand(): Command {
     .option(
       '--queue <name>',
       'only this queue (repeat for more; default: every queue)',
-      (value: string, previous: string[]) => [...previous, value],
-      [] as string[],
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
     )
     .option('--include-dead', 'also copy dead tasks, as dead tasks of the target (see below)')
     .option('--dry-run', 'count what would be copied and write nothing')
@@ -123,7 +122,7 @@ async function runMigrate(flags: MigrateFlags, command: string): Promise<number>
         'migrate from a backend that keeps its tasks listable: sqlite, pullq, postgres or redis',
       );
     }
-    const sources = await selectQueues(from, flags.queue);
+    const sources = await selectQueues(from, flags.queue ?? []);
     await to.open(); // after the checks of --from: a mistake there leaves no new target file
     const existing = await checkTargets(from, to, sources);
     for (const [index, source] of sources.entries()) {
