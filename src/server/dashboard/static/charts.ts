@@ -50,7 +50,7 @@ export class Charts {
     this.#api = api;
     this.#queue = queue;
     this.#rates = new ChartBox('Tasks per second');
-    this.#backlog = new ChartBox('Backlog (ready + delayed + leased)');
+    this.#backlog = new ChartBox('Backlog (ready + delayed)');
     this.#rangeButtons = RANGES.map((range) =>
       h(
         'button',
@@ -132,7 +132,8 @@ export class Charts {
     );
     this.#backlog.show(
       [xs, history.series.backlog],
-      [{ label: 'backlog', colour: '--chart-backlog', fill: true }],
+      // Sampled every few seconds: the seconds between samples are null, and the line spans them.
+      [{ label: 'backlog', colour: '--chart-backlog', fill: true, spanGaps: true }],
     );
   }
 }
@@ -142,6 +143,7 @@ interface SeriesStyle {
   /** A CSS custom property of dashboard.css. */
   colour: string;
   fill?: boolean;
+  spanGaps?: boolean;
 }
 
 /** One chart card: a uPlot chart, or a message in its place. */
@@ -216,6 +218,7 @@ class ChartBox {
           points: { show: false },
           value: (_u: uPlot, value: number | null) =>
             value === null ? '–' : formatCount(Math.round(value * 100) / 100),
+          spanGaps: item.spanGaps ?? false,
           ...(item.fill ? { fill: `${colour(item.colour)}22` } : {}),
         })),
       ],

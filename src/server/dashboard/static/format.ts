@@ -10,17 +10,19 @@ export function formatCount(value: number): string {
   return counts.format(value);
 }
 
-/** A duration in seconds, short: 850ms, 4.2s, 3m 10s, 2h 5m, 3d 4h. */
+/** A duration in seconds, short: 850ms, 4.2s, 3m 10s, 2h 5m, 3d 4h (zero parts left out). */
 export function formatDuration(seconds: number): string {
   const abs = Math.abs(seconds);
   if (abs < 1) return `${Math.round(abs * 1000)}ms`;
   if (abs < 10) return `${abs.toFixed(1)}s`;
   if (abs < 60) return `${Math.round(abs)}s`;
+  const pair = (big: number, bigUnit: string, small: number, smallUnit: string): string =>
+    small === 0 ? `${big}${bigUnit}` : `${big}${bigUnit} ${small}${smallUnit}`;
   const minutes = Math.floor(abs / 60);
-  if (minutes < 60) return `${minutes}m ${Math.round(abs % 60)}s`;
+  if (minutes < 60) return pair(minutes, 'm', Math.floor(abs % 60), 's');
   const hours = Math.floor(minutes / 60);
-  if (hours < 48) return `${hours}h ${minutes % 60}m`;
-  return `${Math.floor(hours / 24)}d ${hours % 24}h`;
+  if (hours < 48) return pair(hours, 'h', minutes % 60, 'm');
+  return pair(Math.floor(hours / 24), 'd', hours % 24, 'h');
 }
 
 /** "12s ago" or "in 3m 10s" from a time in ms. */

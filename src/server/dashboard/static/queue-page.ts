@@ -5,7 +5,7 @@
  */
 import { ApiError, type Queue, type Stats } from './api.ts';
 import { Charts } from './charts.ts';
-import { h, runAction, setClass, setText, showNotice } from './dom.ts';
+import { describeError, h, runAction, setClass, setText, showNotice } from './dom.ts';
 import { formatCount, formatDuration, formatRelative, formatTime } from './format.ts';
 import type { Page } from './page.ts';
 import { deleteQueueDialog, editQueueDialog, purgeQueueDialog } from './queue-dialogs.ts';
@@ -77,7 +77,8 @@ export class QueuePage implements Page {
   readonly #settings = h('p', { class: 'settings muted' });
   readonly #pausedBadge = h('span', { class: 'badge paused hidden' }, 'paused');
   readonly #pauseButton: HTMLButtonElement | null;
-  readonly #missing = h('p', { class: 'empty hidden' });
+  readonly #missing = h('p', { class: 'empty problem hidden', role: 'alert' });
+  readonly #body: HTMLElement;
   #queue: Queue | null = null;
   #stats: Stats | null = null;
 
@@ -129,6 +130,13 @@ export class QueuePage implements Page {
           )
         : null,
     );
+    this.#body = h(
+      'div',
+      { class: 'page' },
+      this.#tilesSection(),
+      this.#charts.element,
+      this.#browser.element,
+    );
     this.element = h(
       'div',
       { class: 'page queue-page' },
@@ -150,9 +158,7 @@ export class QueuePage implements Page {
         actions,
       ),
       this.#missing,
-      this.#tilesSection(),
-      this.#charts.element,
-      this.#browser.element,
+      this.#body,
     );
   }
 
@@ -169,19 +175,29 @@ export class QueuePage implements Page {
       this.#stats = stats;
     } catch (error) {
       if (error instanceof ApiError && error.code === 'queue_not_found') {
-        setText(this.#missing, `There is no queue named ${this.#name} (any more).`);
-        setClass(this.#missing, 'hidden', false);
+        this.#problem(`There is no queue named ${this.#name} (any more).`);
         return;
+      }
+      // Refused: said on the page, and in the alert the poll loop shows.
+      if (error instanceof ApiError && error.code === 'permission_denied') {
+        this.#problem(describeError(error));
       }
       throw error;
     }
     setClass(this.#missing, 'hidden', true);
+    setClass(this.#body, 'hidden', false);
     this.#show(this.#queue, this.#stats);
   }
 
   dispose(): void {
     this.#charts.dispose();
     this.#browser.dispose();
+  }
+
+  #problem(text: string): void {
+    setText(this.#missing, text);
+    setClass(this.#missing, 'hidden', false);
+    setClass(this.#body, 'hidden', true);
   }
 
   #taskCount(): number {

@@ -1,19 +1,19 @@
 /// <reference lib="dom" />
-/// <reference lib="dom.iterable" />
 /**
  * The task browser of a queue page: tasks in insertion order, filtered by state and tag, a
  * page at a time through the API's cursor (`GET /v1/queues/{queue}/tasks`), so a page deep in
  * a queue of millions costs what the first does. The page on screen is read again on every
- * refresh; rows are kept by task id and updated in place, and the selection survives.
+ * refresh (./task-table.ts keeps the rows and the selection).
  *
  * Selected tasks can be deleted or, when dead (or dead-lettered into this queue), redriven;
  * "Redrive all" redrives every dead letter of the queue.
  */
-import type { Stats, Task, TaskState } from './api.ts';
-import { h, openDialog, runAction, setAttr, setClass, setText, showNotice } from './dom.ts';
-import { formatCount, formatRelative, formatTime } from './format.ts';
+import type { Stats, TaskState } from './api.ts';
+import { describeError, h, openDialog, runAction, setClass, setText, showNotice } from './dom.ts';
+import { formatCount } from './format.ts';
 import type { Session } from './session.ts';
 import { openTaskDialog } from './task-dialog.ts';
+import { TaskTable } from './task-table.ts';
 
 const STATES: readonly (TaskState | undefined)[] = [
   undefined,
@@ -23,31 +23,17 @@ const STATES: readonly (TaskState | undefined)[] = [
   'dead',
 ];
 const PAGE_SIZES = [25, 50, 100, 200];
-
-interface Row {
-  tr: HTMLTableRowElement;
-  check: HTMLInputElement;
-  state: HTMLTableCellElement;
-  tag: HTMLTableCellElement;
-  attempts: HTMLTableCellElement;
-  enqueued: HTMLTableCellElement;
-  eta: HTMLTableCellElement;
-  lastError: HTMLTableCellElement;
-  from: HTMLTableCellElement;
-  task: Task;
-}
+const DEFAULT_PAGE_SIZE = 50;
 
 export class TaskBrowser {
   readonly element: HTMLElement;
   readonly #session: Session;
   readonly #queue: string;
   readonly #onChanged: () => Promise<void>;
+  readonly #table: TaskTable;
   readonly #tabs: HTMLButtonElement[];
   readonly #tag: HTMLInputElement;
   readonly #size: HTMLSelectElement;
-  readonly #tbody = h('tbody');
-  readonly #rows = new Map<string, Row>();
-  readonly #selected = new Set<string>();
   readonly #empty = h('p', { class: 'empty hidden' });
   readonly #pageLabel = h('span', { class: 'muted' });
   readonly #prev: HTMLButtonElement;
@@ -56,18 +42,27 @@ export class TaskBrowser {
   readonly #bulkLabel = h('span', {});
   readonly #redriveSelected: HTMLButtonElement | null;
   readonly #redriveAll: HTMLButtonElement | null;
-  readonly #all: HTMLInputElement;
   #state: TaskState | undefined;
   /** The cursor of each page up to the one shown (undefined: the first page). */
   #cursors: (string | undefined)[] = [undefined];
   #nextCursor: string | null = null;
   #dead = 0;
+  /** Bumped when the filter or the page changes: an older read in flight is dropped. */
   #generation = 0;
 
   constructor(session: Session, queue: string, onChanged: () => Promise<void>) {
     this.#session = session;
     this.#queue = queue;
     this.#onChanged = onChanged;
+    this.#table = new TaskTable(
+      (id) => openTaskDialog(session, queue, id, onChanged),
+      () => this.#showSelection(),
+    );
+    const button = (
+      label: string,
+      onclick: (event: Event) => void,
+      kind = 'button',
+    ): HTMLButtonElement => h('button', { type: 'button', class: kind, onclick }, label);
     this.#tabs = STATES.map((state) =>
       h(
         'button',
@@ -87,76 +82,25 @@ export class TaskBrowser {
       'select',
       { class: 'input', 'aria-label': 'tasks per page', onchange: () => this.#restart() },
       ...PAGE_SIZES.map((size) =>
-        h('option', { value: size, selected: size === 50 }, `${size} a page`),
+        h('option', { value: size, selected: size === DEFAULT_PAGE_SIZE }, `${size} a page`),
       ),
     );
-    this.#prev = h(
-      'button',
-      { type: 'button', class: 'button', onclick: () => this.#go(-1) },
-      '‹ Previous',
-    );
-    this.#next = h(
-      'button',
-      { type: 'button', class: 'button', onclick: () => this.#go(1) },
-      'Next ›',
-    );
-    this.#all = h('input', {
-      type: 'checkbox',
-      'aria-label': 'select every task on this page',
-      onchange: () => {
-        for (const row of this.#rows.values()) this.#select(row, this.#all.checked);
-        this.#showSelection();
-      },
-    });
-    const can = (action: string): boolean => session.can(action);
-    this.#redriveSelected = can('redrive')
-      ? h(
-          'button',
-          { type: 'button', class: 'button', onclick: (e: Event) => this.#redrive(e, true) },
-          'Redrive',
-        )
+    this.#prev = button('‹ Previous', () => this.#go(-1));
+    this.#next = button('Next ›', () => this.#go(1));
+    this.#redriveSelected = session.can('redrive')
+      ? button('Redrive', (event) => this.#redrive(event, true))
       : null;
-    this.#redriveAll = can('redrive')
-      ? h(
-          'button',
-          {
-            type: 'button',
-            class: 'button hidden',
-            onclick: (e: Event) => this.#redrive(e, false),
-          },
-          'Redrive all dead',
-        )
+    this.#redriveAll = session.can('redrive')
+      ? button('Redrive all dead', (event) => this.#redrive(event, false), 'button hidden')
       : null;
     this.#bulk.append(
       this.#bulkLabel,
       this.#redriveSelected ?? '',
-      can('delete')
-        ? h(
-            'button',
-            {
-              type: 'button',
-              class: 'button danger-outline',
-              onclick: () => this.#deleteSelected(),
-            },
-            'Delete',
-          )
+      session.can('delete')
+        ? button('Delete', () => this.#deleteSelected(), 'button danger-outline')
         : '',
-      h(
-        'button',
-        { type: 'button', class: 'button ghost', onclick: () => this.#clearSelection() },
-        'Clear',
-      ),
+      button('Clear', () => this.#clearSelection(), 'button ghost'),
     );
-    const head = [
-      'ID',
-      'State',
-      'Tag',
-      'Attempts',
-      'Enqueued',
-      'ETA / lease ends',
-      'Last error',
-      'From',
-    ];
     this.element = h(
       'section',
       { class: 'tasks', 'aria-label': 'tasks' },
@@ -171,27 +115,7 @@ export class TaskBrowser {
         this.#size,
       ),
       this.#bulk,
-      h(
-        'div',
-        { class: 'table-wrap card' },
-        h(
-          'table',
-          { class: 'table', id: 'task-table' },
-          h(
-            'thead',
-            {},
-            h(
-              'tr',
-              {},
-              h('th', { class: 'check' }, this.#all),
-              ...head.map((label, index) =>
-                h('th', { scope: 'col', class: index === 3 ? 'num' : '' }, label),
-              ),
-            ),
-          ),
-          this.#tbody,
-        ),
-      ),
+      this.#table.element,
       this.#empty,
       h('div', { class: 'pager' }, this.#prev, this.#pageLabel, this.#next),
     );
@@ -234,14 +158,20 @@ export class TaskBrowser {
       ...(tag === '' ? {} : { tag }),
       ...(cursor === undefined ? {} : { cursor }),
     });
-    // The filter or the page changed while this page was read: a newer read shows its own.
     if (generation !== this.#generation) return;
     this.#nextCursor = page.nextCursor;
-    this.#show(page.tasks);
+    this.#table.show(page.tasks);
+    const what = this.#state ? `${this.#state} tasks` : 'tasks';
+    setText(this.#empty, this.#cursors.length > 1 ? `No more ${what}.` : `No ${what}.`);
+    setClass(this.#empty, 'hidden', page.tasks.length > 0);
+    setText(this.#pageLabel, `Page ${this.#cursors.length}`);
+    this.#prev.disabled = this.#cursors.length === 1;
+    this.#next.disabled = this.#nextCursor === null;
+    this.#showSelection();
   }
 
   dispose(): void {
-    this.#rows.clear();
+    this.#generation++;
   }
 
   #restart(): void {
@@ -258,133 +188,28 @@ export class TaskBrowser {
     this.#reload();
   }
 
+  /** Reads the page now rather than at the next refresh. */
   #reload(): void {
     this.#generation++;
     this.refresh().catch((error: unknown) => {
-      setText(this.#empty, String(error instanceof Error ? error.message : error));
+      setText(this.#empty, describeError(error));
       setClass(this.#empty, 'hidden', false);
     });
   }
 
-  #show(tasks: Task[]): void {
-    const now = Date.now();
-    const seen = new Set<string>();
-    const rows = tasks.map((task) => {
-      seen.add(task.id);
-      const row = this.#rows.get(task.id) ?? this.#newRow(task);
-      row.task = task;
-      this.#fill(row, now);
-      return row;
-    });
-    for (const [id, row] of this.#rows) {
-      if (!seen.has(id)) {
-        this.#rows.delete(id);
-        this.#selected.delete(id);
-        row.tr.remove();
-      }
-    }
-    const current = [...this.#tbody.children];
-    if (current.length !== rows.length || rows.some((row, index) => current[index] !== row.tr)) {
-      this.#tbody.replaceChildren(...rows.map((row) => row.tr));
-    }
-    const what = this.#state ? `${this.#state} tasks` : 'tasks';
-    setText(this.#empty, this.#cursors.length > 1 ? `No more ${what}.` : `No ${what}.`);
-    setClass(this.#empty, 'hidden', rows.length > 0);
-    setText(this.#pageLabel, `Page ${this.#cursors.length}`);
-    this.#prev.disabled = this.#cursors.length === 1;
-    this.#next.disabled = this.#nextCursor === null;
-    this.#showSelection();
-  }
-
-  #newRow(task: Task): Row {
-    const check = h('input', { type: 'checkbox', 'aria-label': `select ${task.id}` });
-    const open = h(
-      'button',
-      {
-        type: 'button',
-        class: 'link mono',
-        onclick: () => openTaskDialog(this.#session, this.#queue, task.id, () => this.#onChanged()),
-      },
-      task.id,
-    );
-    const cell = (className = ''): HTMLTableCellElement => h('td', { class: className });
-    const row: Row = {
-      tr: h('tr', { 'data-task': task.id }),
-      check,
-      state: cell(),
-      tag: cell(),
-      attempts: cell('num'),
-      enqueued: cell(),
-      eta: cell(),
-      lastError: cell('last-error'),
-      from: cell(),
-      task,
-    };
-    row.tr.append(
-      h('td', { class: 'check' }, check),
-      h('td', { class: 'id' }, open),
-      row.state,
-      row.tag,
-      row.attempts,
-      row.enqueued,
-      row.eta,
-      row.lastError,
-      row.from,
-    );
-    check.addEventListener('change', () => {
-      this.#select(row, check.checked);
-      this.#showSelection();
-    });
-    this.#rows.set(task.id, row);
-    return row;
-  }
-
-  #fill(row: Row, now: number): void {
-    const { task, state, tag, attempts, enqueued, eta, lastError, from } = row;
-    if (state.firstElementChild?.textContent !== task.state) {
-      state.replaceChildren(h('span', { class: `badge state-${task.state}` }, task.state));
-    }
-    setText(tag, task.tag ?? '');
-    setText(attempts, formatCount(task.attempts));
-    setText(enqueued, formatRelative(task.enqueuedAt, now));
-    setAttr(enqueued, 'title', formatTime(task.enqueuedAt));
-    const etaText =
-      task.state === 'dead'
-        ? '–'
-        : task.state === 'leased'
-          ? `ends ${formatRelative(task.eta, now)}`
-          : formatRelative(task.eta, now);
-    setText(eta, etaText);
-    setAttr(eta, 'title', task.state === 'dead' ? null : formatTime(task.eta));
-    setText(lastError, task.lastError ?? '');
-    setAttr(lastError, 'title', task.lastError);
-    setClass(lastError, 'error-text', task.lastError !== null);
-    setText(from, task.deadLetteredFrom ?? '');
-    row.check.checked = this.#selected.has(task.id);
-  }
-
-  #select(row: Row, on: boolean): void {
-    row.check.checked = on;
-    if (on) this.#selected.add(row.task.id);
-    else this.#selected.delete(row.task.id);
-  }
-
   #clearSelection(): void {
-    this.#selected.clear();
-    for (const row of this.#rows.values()) row.check.checked = false;
+    this.#table.clearSelection();
     this.#showSelection();
   }
 
   #showSelection(): void {
-    const count = this.#selected.size;
-    setClass(this.#bulk, 'hidden', count === 0);
-    setText(this.#bulkLabel, `${formatCount(count)} selected`);
-    this.#all.checked = count > 0 && count === this.#rows.size;
+    const selected = this.#table.selected;
+    setClass(this.#bulk, 'hidden', selected.length === 0);
+    setText(this.#bulkLabel, `${formatCount(selected.length)} selected`);
     if (this.#redriveSelected) {
-      const redrivable = [...this.#selected].every((id) => {
-        const task = this.#rows.get(id)?.task;
-        return task !== undefined && (task.state === 'dead' || task.deadLetteredFrom !== null);
-      });
+      const redrivable = selected.every(
+        (task) => task.state === 'dead' || task.deadLetteredFrom !== null,
+      );
       this.#redriveSelected.disabled = !redrivable;
       this.#redriveSelected.title = redrivable
         ? ''
@@ -394,8 +219,7 @@ export class TaskBrowser {
 
   #redrive(event: Event, selectedOnly: boolean): void {
     const api = this.#session.api;
-    const button = event.currentTarget as HTMLButtonElement;
-    const ids = selectedOnly ? [...this.#selected] : undefined;
+    const ids = selectedOnly ? this.#table.selected.map((task) => task.id) : undefined;
     const run = async (): Promise<void> => {
       const moved = await api.redrive(this.#queue, ids);
       showNotice(`${formatCount(moved)} task${moved === 1 ? '' : 's'} redriven`);
@@ -403,7 +227,7 @@ export class TaskBrowser {
       await this.#onChanged();
     };
     if (selectedOnly) {
-      runAction(button, run);
+      runAction(event.currentTarget as HTMLButtonElement, run);
       return;
     }
     openDialog({
@@ -421,7 +245,7 @@ export class TaskBrowser {
   }
 
   #deleteSelected(): void {
-    const ids = [...this.#selected];
+    const ids = this.#table.selected.map((task) => task.id);
     openDialog({
       title: `Delete ${formatCount(ids.length)} task${ids.length === 1 ? '' : 's'}?`,
       body: [
@@ -436,9 +260,9 @@ export class TaskBrowser {
       onSubmit: async () => {
         const failures = await this.#session.api.deleteTasks(this.#queue, ids);
         showNotice(`${formatCount(ids.length - failures.length)} deleted`);
-        if (failures.length > 0) throw new Error(failures.join('; '));
         this.#clearSelection();
         await this.#onChanged();
+        if (failures.length > 0) throw new Error(failures.join('; '));
       },
     });
   }

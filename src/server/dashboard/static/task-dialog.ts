@@ -120,9 +120,23 @@ function actions(
   done: (message: string) => Promise<void>,
 ): HTMLElement {
   const api = session.api;
-  const button = (label: string, kind: string, action: () => Promise<void>): HTMLButtonElement => {
+  /** With `confirm`, the first click asks (the label changes) and the second acts. */
+  const button = (
+    label: string,
+    kind: string,
+    action: () => Promise<void>,
+    confirm?: string,
+  ): HTMLButtonElement => {
     const element = h('button', { type: 'button', class: kind }, label);
-    element.addEventListener('click', () => runAction(element, action));
+    let armed = confirm === undefined;
+    element.addEventListener('click', () => {
+      if (!armed && confirm !== undefined) {
+        armed = true;
+        element.textContent = confirm;
+        return;
+      }
+      runAction(element, action);
+    });
     return element;
   };
   return h(
@@ -143,10 +157,15 @@ function actions(
         })
       : null,
     session.can('delete')
-      ? button('Delete', 'button danger-outline', async () => {
-          await api.deleteTask(task.queue, task.id);
-          await done(`Task ${task.id} deleted`);
-        })
+      ? button(
+          'Delete',
+          'button danger-outline',
+          async () => {
+            await api.deleteTask(task.queue, task.id);
+            await done(`Task ${task.id} deleted`);
+          },
+          'Click again to delete',
+        )
       : null,
   );
 }
