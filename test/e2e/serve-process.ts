@@ -58,7 +58,8 @@ export async function startServe(
   args: string[],
   options: ServeStartOptions = {},
 ): Promise<ServeProcess> {
-  const timeoutMs = options.timeoutMs ?? 15_000;
+  // Generous: under CI's load (or other jobs on a 2-core machine) a start can take seconds.
+  const timeoutMs = options.timeoutMs ?? 30_000;
   const env = childEnv({ PULLQ_ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...options.env });
   const child = spawn(
     process.execPath,
@@ -74,6 +75,8 @@ export async function startServe(
   );
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
+      // A server left running would keep the test process alive after the failure.
+      child.kill('SIGKILL');
       reject(new Error(`pullq serve did not print its address in ${timeoutMs} ms:\n${stderr}`));
     }, timeoutMs);
     const look = (): void => {
