@@ -113,6 +113,32 @@ function postgresAdditions(): void {
       );
     });
 
+    it('a user with only the rights to use the tables opens a migrated schema, and cannot create one', async () => {
+      const schema = freshSchema();
+      const role = `${schema}_user`;
+      await (await PostgresBackend.open({ connection: URL, schema, poolSize: 1 })).close();
+      await sql(`CREATE ROLE ${role} LOGIN`);
+      try {
+        await sql(`GRANT USAGE ON SCHEMA ${schema} TO ${role};
+          GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema} TO ${role}`);
+        const url = new globalThis.URL(URL);
+        url.username = role;
+        const limited = await PostgresBackend.open({ connection: url.href, schema, poolSize: 1 });
+        try {
+          await limited.createQueue('q');
+          assert.equal((await limited.insert('q', [{ payload: payload('x') }]))[0]?.ok, true);
+        } finally {
+          await limited.close();
+        }
+        await assert.rejects(
+          PostgresBackend.open({ connection: url.href, schema: `${schema}_new`, poolSize: 1 }),
+          (error) => isPullqError(error, 'unavailable') && /privilege/.test(error.message),
+        );
+      } finally {
+        await sql(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
+      }
+    });
+
     it('two backends leasing one queue at once never hand out a task twice', async () => {
       const schema = freshSchema();
       const one = await PostgresBackend.open({ connection: URL, schema, poolSize: 3 });

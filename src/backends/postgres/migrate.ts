@@ -7,8 +7,9 @@
  * that first takes a transaction-level advisory lock named after the schema. The second server
  * waits for the first one's COMMIT, then reads the `migrations` table it filled and has
  * nothing left to do; a failed migration rolls back whole, leaving no half-made schema. The
- * schema is created only when missing, so a database user without CREATE on the database
- * can run pullq in a schema an administrator made for it.
+ * schema and the migrations table are created only when missing: a database user without
+ * CREATE on the database can run pullq in a schema an administrator made for it, and once the
+ * schema is up to date, starting needs no more than the rights to use its tables.
  */
 import { PullqError } from '../../protocol/errors.ts';
 import { loadMigrations, type Migration } from '../sqlite/migrate.ts';
@@ -37,16 +38,22 @@ export async function migrate(
     if (!exists?.found) await run({ text: `CREATE SCHEMA "${schema}"` }, []);
     // Only for this transaction: the migration files name tables without their schema.
     await run({ text: `SET LOCAL search_path TO "${schema}"` }, []);
-    await run(
-      {
-        text: `CREATE TABLE IF NOT EXISTS migrations (
-          version integer PRIMARY KEY,
-          name text NOT NULL,
-          applied_at bigint NOT NULL
-        )`,
-      },
+    const [table] = await run<{ found: boolean }>(
+      { text: `SELECT to_regclass('"${schema}".migrations') IS NOT NULL AS found` },
       [],
     );
+    if (!table?.found) {
+      await run(
+        {
+          text: `CREATE TABLE migrations (
+            version integer PRIMARY KEY,
+            name text NOT NULL,
+            applied_at bigint NOT NULL
+          )`,
+        },
+        [],
+      );
+    }
     const rows = await run<{ version: number }>({ text: 'SELECT version FROM migrations' }, []);
     const applied = new Set(rows.map((row) => row.version));
     const newest = Math.max(0, ...applied);
