@@ -129,6 +129,33 @@ async function leaseOne(backend: Backend, queue: string, leaseSeconds = 30): Pro
   return task;
 }
 
+describe('nats:// URLs', () => {
+  it('a user with a password is NATS user auth, a user alone a token; files turn TLS on', () => {
+    const timeoutMs = 1000;
+    const withUser = natsOptionsFromUrl(new URL('nats://ann:s%40cret@h:4333'), timeoutMs);
+    assert.deepEqual(
+      [withUser.servers, withUser.user, withUser.pass, withUser.token, withUser.tls],
+      ['h:4333', 'ann', 's@cret', undefined, false],
+    );
+    const withToken = natsOptionsFromUrl(new URL('nats://t0k3n@h?tls=true&prefix=jobs'), timeoutMs);
+    assert.deepEqual(
+      [withToken.servers, withToken.token, withToken.tls, withToken.prefix],
+      ['h:4222', 't0k3n', true, 'jobs'],
+    );
+    const withFiles = natsOptionsFromUrl(new URL('nats://h?ca=/etc/ca.pem&ackWait=5'), timeoutMs);
+    assert.deepEqual([withFiles.tls, withFiles.ackWaitSeconds], [{ caFile: '/etc/ca.pem' }, 5]);
+  });
+
+  it('an unknown option or a bad value is invalid_argument naming it', async () => {
+    assert.throws(() => natsOptionsFromUrl(new URL('nats://h?acwait=5'), 1000), {
+      code: 'invalid_argument',
+      message: /acwait.*ackWait/,
+    });
+    await rejectsWith(connectNats({ servers: 'h', prefix: 'a_b' }), 'invalid_argument');
+    await rejectsWith(connectNats({ servers: 'h', ackWaitSeconds: 0 }), 'invalid_argument');
+  });
+});
+
 describe('NatsBackend', { skip: unreachable ?? false }, () => {
   after(async () => {
     await Promise.all(opened.map(async (backend) => backend.close()));

@@ -64,9 +64,12 @@ export function natsError(error: unknown, doing: string): PullqError {
       { cause: error },
     );
   }
+  // A JetStream API error: 503 is JetStream unavailable for now (a cluster without quorum);
+  // 400 a request JetStream refused; other statuses (500 included) are not worth retrying.
   const status = (error as { status?: unknown }).status;
-  if (typeof status === 'number' && status >= 500) return unavailable(doing, error);
-  return new PullqError('internal', `${doing}: ${error.message}`, {
+  if (status === 503) return unavailable(doing, error);
+  const code = status === 400 ? 'invalid_argument' : 'internal';
+  return new PullqError(code, `${doing}: JetStream refused it: ${error.message}`, {
     cause: error,
     ...(apiCode(error) === null ? {} : { details: { natsCode: apiCode(error) } }),
   });

@@ -7,15 +7,17 @@
  * listing (JetStream has no index to page through), stats from consumer counters (inexact).
  * Options: see NatsBackendOptions in open.ts.
  *
- * How the verbs map (layout.ts, leasing.ts, leases.ts, tasks.ts say why):
+ * How the verbs map (layout.ts, tasks.ts, leasing.ts, leases.ts, settling.ts and
+ * dead-letters.ts say why; docs/transports-nats.md has the whole story):
  * - insert: publish with `Nats-Msg-Id` = task id, confirmed by its PubAck; a future ETA goes to
  *   the queue's `delayed` subject until a lease finds it due.
  * - lease: pull from the `ready` consumer, `expires` for the long-poll; attempts are the
  *   delivery count; the token is `<stream sequence>.<delivery count>`.
  * - ack: `+ACK` as a request (the server confirms it); extend: `+WPI`; release: `-NAK`, with a
  *   delay for delaySeconds; deadLetter: publish the dead letter, then `+ACK`.
- * - a lease is held by the process that made it: leases longer than the ack wait are renewed
- *   by it, and if it dies the task comes back after the ack wait (default 30 s).
+ * - a lease is held by the backend (connection) that made it and is settled through it:
+ *   leases longer than the ack wait are renewed by it, and if its process dies the task comes
+ *   back after the ack wait (default 30 s).
  * Connection loss: calls fail `unavailable` (retryable) while the client reconnects by itself.
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';

@@ -42,9 +42,12 @@ export interface QueueOptions {
 
 const CACHE_MS = 1000;
 
-/** duplicate_window 0 means "the server's default" to JetStream: a window of 0 is 1 ms. */
+/** JetStream's shortest dedup window (its 0 means "the default", 2 minutes): a window of 0
+ * seconds is this. */
+const MIN_DEDUP_NANOS = 100_000_000;
+
 function dedupNanos(seconds: number): number {
-  return seconds === 0 ? 1_000_000 : seconds * 1e9;
+  return Math.max(MIN_DEDUP_NANOS, seconds * 1e9);
 }
 
 export class NatsQueues {
