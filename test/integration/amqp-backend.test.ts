@@ -136,6 +136,33 @@ if (unreachable !== null) {
       ]);
     });
 
+    it('leases taken while tasks trickle in count no attempt that was not handed out', async () => {
+      const queue = name();
+      await admin.createQueue(queue);
+      const producer = open();
+      const consumer = open();
+      const total = 300;
+      const producing = (async () => {
+        for (let n = 0; n < total; n++) await producer.insert(queue, [{ payload: bytes(`${n}`) }]);
+      })();
+      const attempts: number[] = [];
+      while (attempts.length < total) {
+        const tasks = await consumer.lease(queue, { max: 5, leaseSeconds: 30, waitSeconds: 2 });
+        assert.ok(tasks.length > 0, `nothing leased after ${attempts.length} tasks`);
+        attempts.push(...tasks.map((task) => task.attempts));
+        await consumer.ack(
+          queue,
+          tasks.map((task) => ({ id: task.id, token: task.leaseToken })),
+        );
+      }
+      await producing;
+      assert.deepEqual(
+        attempts.filter((attempt) => attempt !== 1),
+        [],
+        'a consumer cancelled with prefetch left made the broker count a delivery',
+      );
+    });
+
     it('a dropped connection fails the calls under way unavailable; the next call reconnects, and the closed channel tokens get lease_lost', async () => {
       const queue = name();
       const empty = name();
