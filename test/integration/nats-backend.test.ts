@@ -15,6 +15,8 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import type { Backend, LeasedTask } from '../../src/backends/backend.ts';
 import { loadNatsDrivers } from '../../src/backends/nats/drivers.ts';
 import { dropNatsPrefix } from '../../src/backends/nats/drop-prefix.ts';
@@ -366,6 +368,24 @@ describe('NatsBackend', { skip: unreachable ?? false }, () => {
       assert.deepEqual(await backend.lease(queue, { max: 1, leaseSeconds: 30 }), []);
       await backend.updateQueue(queue, { paused: false });
       assert.equal(text((await leaseOne(backend, queue)).payload), 'waits');
+    });
+
+    it('a task published raw under a token that is no task id can still be leased and acked', async () => {
+      const backend = await open();
+      const queue = queueName();
+      await backend.createQueue(queue);
+      const raw = await connect({ servers: OPTIONS.servers });
+      try {
+        await jetstream(raw).publish(`${PREFIX}.${queue}.ready.a+b`, bytes('from a tool'));
+      } finally {
+        await raw.close();
+      }
+      const task = await leaseOne(backend, queue);
+      assert.match(task.id, /^_[A-Za-z0-9_-]+$/);
+      assert.equal(text(task.payload), 'from a tool');
+      const [acked] = await backend.ack(queue, [{ id: task.id, token: task.leaseToken }]);
+      assert.equal(acked?.ok, true);
+      assert.equal((await backend.stats(queue)).ready + (await backend.stats(queue)).leased, 0);
     });
 
     it('get finds a task by id in any state, and delete removes it', async () => {

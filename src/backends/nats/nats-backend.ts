@@ -136,15 +136,19 @@ export class NatsBackend implements Backend {
     const now = this.#clock.now();
     checkInsert(queue, tasks, now);
     tasks.forEach((task, index) => this.#tasks.checkSize(task, index));
+    // Published back to back on one connection, so JetStream stores them in this order.
+    const publishAll = async (): Promise<ItemResult<Task>[]> =>
+      Promise.all(tasks.map(async (task) => this.#tasks.insert(queue, task, now)));
     try {
       await this.#queues.need(queue);
+      return await publishAll();
     } catch (error) {
+      // Missing, or deleted by another process since this one cached it: nothing was stored.
       if (!(error instanceof PullqError && error.code === 'queue_not_found')) throw error;
       if (!options.createQueue) throw error;
       await this.#queues.ensure(queue);
+      return publishAll();
     }
-    // Published back to back on one connection, so JetStream stores them in this order.
-    return Promise.all(tasks.map(async (task) => this.#tasks.insert(queue, task, now)));
   }
 
   async lease(queue: string, request: LeaseRequest): Promise<LeasedTask[]> {

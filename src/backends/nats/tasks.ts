@@ -176,7 +176,7 @@ export class NatsTasks {
     const eta = Number(header(HEADERS.eta));
     const enqueuedAt = Number(header(HEADERS.enqueuedAt));
     return {
-      id: this.#parts.layout.parse(subject)?.id ?? randomId(),
+      id: idOf(this.#parts.layout.parse(subject)?.id),
       payload: data,
       tag: header(HEADERS.tag),
       enqueuedAt: Number.isSafeInteger(enqueuedAt) && enqueuedAt > 0 ? enqueuedAt : storedAt,
@@ -209,4 +209,15 @@ export class NatsTasks {
     }
     return headers;
   }
+}
+
+/**
+ * The task id of a subject's last token. A tool publishing raw may use a token that is not a
+ * valid task id (`a+b`): such a task gets an id made from the token (base64url, which is
+ * valid), so it can still be acked; get and delete do not find it by that id.
+ */
+function idOf(token: string | undefined): string {
+  if (token === undefined) return randomId();
+  if (TASK_ID_PATTERN.test(token)) return token;
+  return `_${Buffer.from(token).toString('base64url')}`.slice(0, 500);
 }
