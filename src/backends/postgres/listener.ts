@@ -2,8 +2,8 @@
  * The LISTEN side of long-poll wake-ups: one dedicated connection per backend (outside the
  * pool, because LISTEN belongs to a session) listening on the schema's channel. Every server
  * on the database NOTIFYs that channel with a queue's name when a task there becomes ready
- * (insert, release, redrive, a dead letter moved in, a queue resumed), and every listener
- * wakes its long-polls on that queue.
+ * (insert, release, redrive, a dead letter moved in, a queue resumed: notifier.ts), and every
+ * listener wakes its long-polls on that queue.
  *
  * The connection reconnects by itself, with backoff, when it breaks (database restart,
  * network cut). A notification sent while it was away is lost, so after each reconnection

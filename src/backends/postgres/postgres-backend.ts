@@ -67,6 +67,7 @@ import { Database, type PostgresConnectionOptions, type Run } from './database.t
 import { leaseFast, leaseSlow } from './lease.ts';
 import { NotifyListener, channelOf } from './listener.ts';
 import { migrate } from './migrate.ts';
+import { Notifier } from './notifier.ts';
 import { pgError } from './pg-error.ts';
 import {
   EMPTY,
@@ -117,6 +118,7 @@ export class PostgresBackend implements Backend, TokenStore {
   readonly #sql: Statements;
   readonly #channel: string;
   readonly #listener: NotifyListener;
+  readonly #notifier: Notifier;
   readonly #tokens: TokenTable;
   readonly #ids = new IdSource();
   readonly #wakeups = new Wakeups();
@@ -147,6 +149,7 @@ export class PostgresBackend implements Backend, TokenStore {
     this.#sql = buildStatements(this.#db.schema);
     this.#channel = channelOf(this.#db.schema);
     this.#tokens = new TokenTable(this.#db.run, this.#db.schema);
+    this.#notifier = new Notifier(this.#db.run, this.#sql.notify, this.#channel);
     this.#listener = new NotifyListener({
       driver,
       clientConfig: this.#db.clientConfig,
@@ -171,20 +174,22 @@ export class PostgresBackend implements Backend, TokenStore {
     const now = this.#clock.now();
     checkInsert(queue, tasks, now);
     const ids = tasks.map((task) => task.id ?? this.#ids.taskId(now));
-    const [row] = await this.#db.run<{ queue_found: boolean; ids: string[] }>(this.#sql.insert, [
-      queue,
-      now,
-      ids,
-      tasks.map((task) => task.id !== undefined),
-      tasks.map((task) => task.tag ?? null),
-      tasks.map((task) => task.eta ?? now),
-      tasks.map((task) => task.payload),
-      options.createQueue ?? false,
-      DEFAULT_QUEUE_CONFIG.dedupWindowSeconds,
-      this.#channel,
-    ]);
+    const [row] = await this.#db.run<{ queue_found: boolean; ids: string[]; ready: boolean }>(
+      this.#sql.insert,
+      [
+        queue,
+        now,
+        ids,
+        tasks.map((task) => task.id !== undefined),
+        tasks.map((task) => task.tag ?? null),
+        tasks.map((task) => task.eta ?? now),
+        tasks.map((task) => task.payload),
+        options.createQueue ?? false,
+        DEFAULT_QUEUE_CONFIG.dedupWindowSeconds,
+      ],
+    );
     if (!row?.queue_found) throw queueNotFound(queue);
-    if (tasks.some((task) => (task.eta ?? now) <= now)) this.#wakeups.notify(queue);
+    if (row.ready) this.#woken([queue]);
     await this.#maybePruneTombstones(now);
     // Of two items with one id, the first was inserted (and is live now).
     const inserted = new Set(row.ids);
@@ -485,6 +490,7 @@ export class PostgresBackend implements Backend, TokenStore {
     this.#closed = true;
     this.#wakeups.wakeAll();
     await this.#listener.stop();
+    await this.#notifier.settle();
     await this.#db.end();
   }
 
@@ -525,20 +531,21 @@ export class PostgresBackend implements Backend, TokenStore {
     return row;
   }
 
-  /**
-   * Runs `change` in one transaction. Before it commits, NOTIFY names the queues it touched
-   * (delivered to every server's listener on COMMIT); once committed, this process's
-   * long-polls on them wake at once.
-   */
+  /** Runs `change` in one transaction; once it committed, wakes the queues it touched. */
   async #write<T>(now: number, change: (ctx: WriteContext) => Promise<T>): Promise<T> {
     const touched = new Set<string>();
-    const result = await this.#db.transaction(async (run) => {
-      const value = await change({ run, sql: this.#sql, ids: this.#ids, now, touched });
-      if (touched.size > 0) await run(this.#sql.notify, [this.#channel, [...touched]]);
-      return value;
-    });
-    for (const queue of touched) this.#wakeups.notify(queue);
+    const result = await this.#db.transaction((run) =>
+      change({ run, sql: this.#sql, ids: this.#ids, now, touched }),
+    );
+    this.#woken(touched);
     return result;
+  }
+
+  /** Queues that gained a ready task in a committed change: wakes their long-polls here at
+   * once, and on every server through NOTIFY. */
+  #woken(queues: Iterable<string>): void {
+    for (const queue of queues) this.#wakeups.notify(queue);
+    this.#notifier.notify(queues);
   }
 
   #rounds<T>(

@@ -139,8 +139,7 @@ export function buildStatements(schema: string) {
      * Inserts a batch: $3..$7 are the tasks' ids, named flags, tags, ETAs and payloads. An id
      * that is live or tombstoned is skipped (ON CONFLICT DO NOTHING, NOT EXISTS): the rows are
      * inserted in batch order, so of two items with one id the first wins, as in memory.ts.
-     * With $8 the queue is created first. NOTIFY wakes long-polls on every server, once the
-     * statement commits, when a task is ready now.
+     * With $8 the queue is created first ($9: its dedup window).
      */
     insert: named(
       'insert',
@@ -164,7 +163,7 @@ export function buildStatements(schema: string) {
         RETURNING id, eta
       )
       SELECT EXISTS (SELECT 1 FROM q) AS queue_found, array(SELECT id FROM ins) AS ids,
-        (SELECT pg_notify($10, $1) FROM ins WHERE eta <= $2 LIMIT 1) IS NULL AS quiet`,
+        EXISTS (SELECT 1 FROM ins WHERE eta <= $2) AS ready`,
     ),
     /** Why some ids of a batch were refused or failed: live tasks among them, and whether the
      * queue exists. */
@@ -292,8 +291,13 @@ export function buildStatements(schema: string) {
       `UPDATE ${s}.tasks SET dead = false, eta = $2, attempts = 0, lease_token = NULL
       WHERE queue = $1 AND seq = ANY($3::bigint[])`,
     ),
-    /** Wakes the long-polls of queues $2 on every server once the transaction commits. */
-    notify: named('notify', `SELECT pg_notify($1, q) FROM unnest($2::text[]) AS q`),
+    /** Wakes the long-polls of queues $2 on every server (notifier.ts): a transaction of its
+     * own, which need not wait for a WAL flush. */
+    notify: named(
+      'notify',
+      `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, q)
+      FROM unnest($2::text[]) AS q`,
+    ),
 
     get: named(
       'get',
