@@ -79,8 +79,11 @@ export class Lane {
     return { generation, messages: [first, ...rest.messages] };
   }
 
-  /** Waits up to `ms` for a first delivery, then takes what else is ready, up to `max`. */
+  /** What is ready, up to `max`; when nothing is, waits up to `ms` for a first delivery and
+   * then takes what else is ready. */
   async wait(max: number, ms: number, signal: AbortSignal | undefined): Promise<Batch> {
+    const ready = await this.take(max);
+    if (ready.messages.length > 0) return ready;
     const first = await this.#collect(1, ms, signal);
     if (first.messages.length === 0 || max === 1) return first;
     const rest = await this.take(max - 1);
