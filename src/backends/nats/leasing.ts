@@ -72,8 +72,13 @@ export class NatsLeasing {
         await sleep(Math.min(deadline - clock.now(), DELAYED_RECHECK_MS), signal);
       } else {
         await this.#promoteDue(queue);
-        const tasks = await this.#take(queue, handle, request, waitMs, signal);
+        const { tasks, pulled } = await this.#take(queue, handle, request, waitMs, signal);
         if (tasks.length > 0) return tasks;
+        if (pulled > 0) {
+          // All of them were dead-lettered: look again at once, as if they were not there.
+          waitMs = 0;
+          continue;
+        }
       }
       const left = deadline - clock.now();
       if (left <= 0 || signal.aborted) return [];
@@ -88,7 +93,7 @@ export class NatsLeasing {
     request: LeaseRequest,
     waitMs: number,
     signal: AbortSignal,
-  ): Promise<LeasedTask[]> {
+  ): Promise<{ tasks: LeasedTask[]; pulled: number }> {
     const messages = await this.#pull(queue, 'ready', waitMs > 0 ? 1 : request.max, waitMs, signal);
     if (waitMs > 0 && messages.length === 1 && request.max > 1) {
       // A waiting request for `max` would stay open at the server for the rest of its wait,
@@ -133,7 +138,7 @@ export class NatsLeasing {
       leased.push(this.#parts.book.view(lease));
     }
     if (leased.length === 0 && failure !== undefined) throw failure;
-    return leased;
+    return { tasks: leased, pulled: messages.length };
   }
 
   /** A delivery past maxLeases becomes a dead letter carrying the task's last note. */
