@@ -120,7 +120,8 @@ export function registerBuiltInTransports(): void {
   });
   registerTransport({
     schemes: ['amqp', 'amqps'],
-    description: 'amqp://user:pass@host:port[/vhost]: RabbitMQ (no tags, listing or exact stats)',
+    description:
+      'amqp://user:pass@host:port[/vhost]: RabbitMQ (no tags, listing, exact stats or id dedup)',
     open: async (settings) => (await import('../backends/amqp/open.ts')).openAmqp(settings),
   });
   registerTransport({

@@ -75,6 +75,8 @@ export class AmqpBackend implements Backend {
     exactStats: false,
     deadLetters: true,
     queueAdmin: true,
+    // RabbitMQ keeps no index of message ids: a name used twice makes two tasks.
+    uniqueIds: false,
   };
   readonly #link: AmqpLink;
   readonly #queues: QueueAdmin;
