@@ -233,6 +233,7 @@ describe('NatsBackend', { skip: unreachable ?? false }, () => {
       assert.equal((await backend.stats(queue)).leased, 1);
       const [acked] = await backend.ack(queue, [{ id: second.id, token: second.leaseToken }]);
       assert.equal(acked?.ok, true);
+      assert.equal(backend.leasesHeld, 0, 'the book still holds a settled lease');
     });
   });
 

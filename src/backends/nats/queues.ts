@@ -73,10 +73,10 @@ export class NatsQueues {
   }
 
   /** The queue's settings and ack wait (cached for a second); throws queue_not_found. */
-  async need(queue: string, fresh = false): Promise<QueueHandle> {
+  async need(queue: string): Promise<QueueHandle> {
     checkQueueName(queue);
     const cached = this.#cache.get(queue);
-    if (!fresh && cached !== undefined && this.#clock.now() - cached.loadedAt < CACHE_MS) {
+    if (cached !== undefined && this.#clock.now() - cached.loadedAt < CACHE_MS) {
       return cached;
     }
     const handle = await this.#load(queue);
