@@ -21,13 +21,16 @@ import {
   type ClientFlags,
   type ClientSettings,
 } from './client.ts';
-import { reportError } from './errors.ts';
+import { redactUrl } from '../server/serve-options.ts';
+import { UsageError, reportError } from './errors.ts';
 import { humanLogLine } from './log-lines.ts';
 import { note, printJson } from './output.ts';
 import { StatusLine, workerStatus } from './status-line.ts';
 
 interface WorkerFlags extends ClientFlags {
   queue: string;
+  /** A connection URL (any transport) instead of --server. */
+  url?: string;
   processes: number;
   concurrency: number;
   prefetch?: number;
@@ -54,6 +57,10 @@ export function workerCommand(): Command {
     .description('run the handlers of MODULE on the tasks of a queue, in supervised processes')
     .argument('<module>', 'handler module (.ts or .js): a default export, or defineTask tasks')
     .requiredOption('--queue <name>', 'the queue to work on')
+    .option(
+      '--url <url>',
+      'work on a store or broker directly instead of a pullq server: sqlite:///path, postgres://, redis://, amqp://, nats://',
+    )
     .option(
       '--processes <n>',
       'child processes running handlers: the CPU count unless given (see below why)',
@@ -141,6 +148,9 @@ function logLevel(value: string): string {
 async function runWorker(self: Command, module: string, flags: WorkerFlags): Promise<number> {
   let settings: ClientSettings;
   try {
+    if (flags.url !== undefined && flags.server !== undefined) {
+      throw new UsageError('give --url or --server, not both');
+    }
     settings = resolveClientSettings(flags, process.env);
   } catch (error) {
     return reportError(error, { command: commandPath(self) });
@@ -164,9 +174,12 @@ async function runWorker(self: Command, module: string, flags: WorkerFlags): Pro
         for (const line of chunk.split('\n')) if (line !== '') say(humanLogLine(line));
       },
     };
-    connection = new Connection(settings.server, {
-      ...(settings.token === undefined ? {} : { token: settings.token }),
-    });
+    connection =
+      flags.url === undefined
+        ? new Connection(settings.server, {
+            ...(settings.token === undefined ? {} : { token: settings.token }),
+          })
+        : new Connection(flags.url);
     const worker = new Worker({
       connection,
       queue: flags.queue,
@@ -216,7 +229,7 @@ async function runWorker(self: Command, module: string, flags: WorkerFlags): Pro
     started = true;
     const prefetch = flags.prefetch ?? flags.processes * flags.concurrency;
     say(
-      `worker: queue ${flags.queue} at ${settings.server}: ${flags.processes} process(es) x ${flags.concurrency} concurrency, prefetch ${prefetch}, lease ${flags.leaseSeconds} s`,
+      `worker: queue ${flags.queue} at ${flags.url === undefined ? settings.server : redactUrl(flags.url)}: ${flags.processes} process(es) x ${flags.concurrency} concurrency, prefetch ${prefetch}, lease ${flags.leaseSeconds} s`,
     );
     if (flags.metricsPort !== undefined) {
       metrics = await serveWorkerMetrics(worker, {

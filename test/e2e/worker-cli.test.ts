@@ -10,6 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
+import { SqliteBackend } from '../../src/backends/sqlite/sqlite-backend.ts';
 import {
   NO_CONFIG_HOME,
   PULLQ_BIN,
@@ -241,5 +242,38 @@ describe('pullq worker', () => {
       worker.stderr(),
       /processed [\d,]+ \([\d,]+\/s\) · in flight \d+ · buffered \d+ · failed 0 · retried 0 · dead 0 · renewals \d+ · processes 1/,
     );
+  });
+
+  it('--url works on a store directly, with no server: a SQLite file drained with --once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pullq-worker-url-'));
+    cleanups.push(async () => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, 'queue.db');
+    const store = new SqliteBackend({ path });
+    const ids = Array.from({ length: 20 }, (_, n) => `direct-${n}`);
+    await store.insert(
+      'direct',
+      ids.map((id) => ({ id, payload: new TextEncoder().encode(id) })),
+      {
+        createQueue: true,
+      },
+    );
+    await store.close();
+    const handler = join(dir, 'handler.mjs');
+    await writeFile(handler, HANDLER);
+    const out = join(dir, 'processed.txt');
+    await writeFile(out, '');
+    const worker = startWorker(
+      [handler, '--queue', 'direct', '--url', `sqlite://${path}`, '--once', '--processes', '1'],
+      { WORKER_TEST_OUT: out },
+    );
+    assert.equal(await worker.exited, 0, worker.stderr());
+    assert.deepEqual((await processedIds(out)).sort(), [...ids].sort());
+    assert.match(worker.stderr(), /worker: queue direct at sqlite:\/\//);
+    const both = startWorker(
+      [handler, '--queue', 'q', '--url', 'memory://', '--server', 'http://x'],
+      {},
+    );
+    assert.equal(await both.exited, 2);
+    assert.match(both.stderr(), /give --url or --server, not both/);
   });
 });
