@@ -70,7 +70,7 @@ export function pgError(error: unknown, place: Place): PullqError {
   if (typeof code === 'string' && SOCKET_CODES.has(code)) {
     return new PullqError(
       'unavailable',
-      `PostgreSQL at ${place} cannot be reached (${code}): check that it is running and reachable; pullq reconnects by itself, retry the request`,
+      `PostgreSQL at ${place} cannot be reached (${code}): check that it is running and reachable; pullq reconnects by itself once it is`,
       { cause: error, details: { place, errno: code } },
     );
   }
@@ -79,7 +79,7 @@ export function pgError(error: unknown, place: Place): PullqError {
     if (reason !== undefined) {
       return new PullqError(
         'unavailable',
-        `PostgreSQL at ${place}: ${reason} (${text}); retry the request`,
+        `PostgreSQL at ${place}: ${reason} (${text}); try again`,
         { cause: error, details: { place, sqlstate: code } },
       );
     }
@@ -104,7 +104,7 @@ export function pgError(error: unknown, place: Place): PullqError {
   if (DRIVER_MESSAGES.some((known) => text.includes(known))) {
     return new PullqError(
       'unavailable',
-      `PostgreSQL at ${place}: the connection was lost (${text}); pullq reconnects by itself, retry the request`,
+      `PostgreSQL at ${place}: the connection was lost (${text}); pullq reconnects by itself, try again`,
       { cause: error, details: { place } },
     );
   }
