@@ -179,6 +179,23 @@ describe('the dashboard in a browser', { skip: missing ?? false }, () => {
     await page.close();
   });
 
+  it('a page opened while the last page is still refreshing refreshes too', async () => {
+    await api('POST', '/v1/queues/slow-1/tasks', { tasks: [{ text: 'a' }, { text: 'b' }] });
+    const page = await signIn(TEST_ADMIN_TOKEN);
+    await page.waitForSelector('#queue-table tr[data-queue="slow-1"]');
+    // Every overview refresh now takes 1.5 s: the next page opens while one is running.
+    await page.route(/\/v1\/stats(\?|$)/, async (route) => {
+      await sleep(1500);
+      await route.continue();
+    });
+    await page.waitForRequest(/\/v1\/stats(\?|$)/);
+    await page.evaluate(() => (location.hash = '#/queues/slow-1'));
+    await eventually(async () =>
+      assert.equal(await page.locator('#task-table tbody tr').count(), 2),
+    );
+    await page.close();
+  });
+
   it('creates a token, shows it once, and revokes it', async () => {
     const page = await signIn(TEST_ADMIN_TOKEN);
     await page.click('a[data-nav="tokens"]');

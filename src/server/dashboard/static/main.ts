@@ -57,6 +57,7 @@ function schedule(delay: number): void {
 }
 
 async function tick(): Promise<void> {
+  // A refresh of the page left is still running: when it ends it starts this page's.
   if (refreshing || !page) return;
   refreshing = true;
   const current = page;
@@ -71,7 +72,7 @@ async function tick(): Promise<void> {
     refreshing = false;
   }
   const took = performance.now() - started;
-  if (current === page) schedule(Math.min(MAX_REFRESH_MS, Math.max(REFRESH_MS, 3 * took)));
+  schedule(current === page ? Math.min(MAX_REFRESH_MS, Math.max(REFRESH_MS, 3 * took)) : 0);
 }
 
 function showHeader(): void {
