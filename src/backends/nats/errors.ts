@@ -43,6 +43,13 @@ export function isNoStream(error: unknown): boolean {
   );
 }
 
+/** For what JetStream cannot do: says what to use instead. */
+export function unsupported(what: string, instead: string): PullqError {
+  return new PullqError('unsupported', `${what} is not available over NATS JetStream: ${instead}`, {
+    details: { transport: 'nats' },
+  });
+}
+
 export function unavailable(doing: string, cause?: unknown): PullqError {
   const why = cause instanceof Error ? `: ${cause.message}` : '';
   return new PullqError(

@@ -53,7 +53,7 @@ import {
 import { PullqError } from '../../protocol/errors.ts';
 import { checkQueueName } from '../../protocol/limits.ts';
 import type { NatsDrivers } from './drivers.ts';
-import { natsError } from './errors.ts';
+import { natsError, unsupported } from './errors.ts';
 import { CONSUMERS, Layout } from './layout.ts';
 import { NatsDeadLetters } from './dead-letters.ts';
 import { LeaseBook, type AckSender } from './leases.ts';
@@ -310,10 +310,4 @@ export class NatsBackend implements Backend {
   #open(): void {
     if (this.#closed) throw new PullqError('unavailable', 'the nats backend is closed');
   }
-}
-
-function unsupported(what: string, instead: string): PullqError {
-  return new PullqError('unsupported', `${what} is not available over NATS JetStream: ${instead}`, {
-    details: { transport: 'nats' },
-  });
 }
