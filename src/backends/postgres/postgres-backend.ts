@@ -25,7 +25,6 @@ import type { TokenRecord } from '../../auth/tokens.ts';
 import { PullqError } from '../../protocol/errors.ts';
 import { checkQueueName } from '../../protocol/limits.ts';
 import {
-  DEFAULT_QUEUE_CONFIG,
   systemClock,
   type Backend,
   type Capabilities,
@@ -55,36 +54,29 @@ import {
   checkQueueConfig,
   checkRefs,
   checkReleases,
-  idTaken,
   leaseWithWait,
   queueNotFound,
 } from '../common.ts';
-import { decodeCursor, encodeCursor } from '../cursor.ts';
-import { definedOnly } from '../memory.ts';
 import { loadOptional } from '../optional-dependency.ts';
 import { IdSource } from '../sqlite/id-source.ts';
 import { Database, type PostgresConnectionOptions, type Run } from './database.ts';
+import { insertTasks } from './insert.ts';
 import { leaseFast, leaseSlow } from './lease.ts';
 import { NotifyListener, channelOf } from './listener.ts';
 import { migrate } from './migrate.ts';
 import { Notifier } from './notifier.ts';
 import { pgError } from './pg-error.ts';
-import {
-  EMPTY,
-  payloadOf,
-  toInfo,
-  toTask,
-  type QueueRow,
-  type TaskRowWithPayload,
-} from './rows.ts';
+import { createQueue, deleteQueue, updateQueue } from './queue-admin.ts';
+import { getTask, listTasks, queueStats } from './reads.ts';
+import { toInfo, type QueueRow } from './rows.ts';
 import {
   ackRound,
   deleteRound,
   extendRound,
   inRounds,
   redrive,
+  eachRound,
   releaseRound,
-  rounds,
 } from './settle.ts';
 import { buildStatements, type Statements } from './statements.ts';
 import { TokenTable } from './token-table.ts';
@@ -173,54 +165,18 @@ export class PostgresBackend implements Backend, TokenStore {
     this.#open();
     const now = this.#clock.now();
     checkInsert(queue, tasks, now);
-    const ids = tasks.map((task) => task.id ?? this.#ids.taskId(now));
-    const [row] = await this.#db.run<{ queue_found: boolean; ids: string[]; ready: boolean }>(
-      this.#sql.insert,
-      [
-        queue,
-        now,
-        ids,
-        tasks.map((task) => task.id !== undefined),
-        tasks.map((task) => task.tag ?? null),
-        tasks.map((task) => task.eta ?? now),
-        tasks.map((task) => task.payload),
-        options.createQueue ?? false,
-        DEFAULT_QUEUE_CONFIG.dedupWindowSeconds,
-      ],
+    const { results, ready } = await insertTasks(
+      this.#db.run,
+      this.#sql,
+      this.#ids,
+      queue,
+      tasks,
+      options.createQueue ?? false,
+      now,
     );
-    if (!row?.queue_found) throw queueNotFound(queue);
-    if (row.ready) this.#woken([queue]);
+    if (ready) this.#woken([queue]);
     await this.#maybePruneTombstones(now);
-    // Of two items with one id, the first was inserted (and is live now).
-    const inserted = new Set(row.ids);
-    const accepted = ids.map((id) => inserted.delete(id));
-    const refused = ids.filter((_, index) => !accepted[index]);
-    const live = refused.length === 0 ? new Set<string>() : await this.#liveIds(queue, refused);
-    return tasks.map((task, index): ItemResult<Task> => {
-      const id = ids[index] as string;
-      if (!accepted[index]) return { ok: false, error: idTaken(queue, id, !live.has(id)) };
-      const eta = task.eta ?? now;
-      return {
-        ok: true,
-        value: {
-          queue,
-          id,
-          payload: task.payload,
-          tag: task.tag ?? null,
-          enqueuedAt: now,
-          eta,
-          attempts: 0,
-          state: eta <= now ? 'ready' : 'delayed',
-          lastError: null,
-          deadLetteredFrom: null,
-        },
-      };
-    });
-  }
-
-  async #liveIds(queue: string, ids: string[]): Promise<Set<string>> {
-    const [row] = await this.#db.run<{ ids: string[] }>(this.#sql.liveIds, [queue, ids]);
-    return new Set(row?.ids);
+    return results;
   }
 
   async lease(queue: string, request: LeaseRequest): Promise<LeasedTask[]> {
@@ -257,16 +213,8 @@ export class PostgresBackend implements Backend, TokenStore {
     this.#open();
     checkRefs(queue, refs);
     const now = this.#clock.now();
-    const results = await this.#rounds(
-      refs.map((ref) => ref.id),
-      (run, indexes) =>
-        ackRound(
-          run,
-          this.#sql,
-          queue,
-          indexes.map((index) => refs[index] as LeaseRef),
-          now,
-        ),
+    const results = await this.#rounds(refs, refId, (run, round) =>
+      ackRound(run, this.#sql, queue, round, now),
     );
     await this.#maybePruneTombstones(now);
     return results;
@@ -278,17 +226,8 @@ export class PostgresBackend implements Backend, TokenStore {
     checkLeaseSeconds(leaseSeconds);
     const now = this.#clock.now();
     const eta = now + Math.round(leaseSeconds * 1000);
-    return this.#rounds(
-      refs.map((ref) => ref.id),
-      (run, indexes) =>
-        extendRound(
-          run,
-          this.#sql,
-          queue,
-          indexes.map((index) => refs[index] as LeaseRef),
-          eta,
-          now,
-        ),
+    return this.#rounds(refs, refId, (run, round) =>
+      extendRound(run, this.#sql, queue, round, eta, now),
     );
   }
 
@@ -298,16 +237,11 @@ export class PostgresBackend implements Backend, TokenStore {
     const now = this.#clock.now();
     return this.#write(now, async (ctx) => {
       const stored = await this.#queue(ctx.run, queue);
-      const results = new Array<ItemResult<Task>>(releases.length);
-      for (const indexes of rounds(releases.map((release) => release.ref.id))) {
-        const answers = await releaseRound(
-          ctx,
-          stored,
-          indexes.map((index) => releases[index] as ReleaseRequest),
-        );
-        indexes.forEach((index, at) => (results[index] = answers[at] as ItemResult<Task>));
-      }
-      return results;
+      return eachRound(
+        releases,
+        (release) => release.ref.id,
+        (round) => releaseRound(ctx, stored, round),
+      );
     });
   }
 
@@ -315,14 +249,10 @@ export class PostgresBackend implements Backend, TokenStore {
     this.#open();
     checkIds(queue, ids);
     const now = this.#clock.now();
-    const results = await this.#rounds(ids, (run, indexes) =>
-      deleteRound(
-        run,
-        this.#sql,
-        queue,
-        indexes.map((index) => ids[index] as string),
-        now,
-      ),
+    const results = await this.#rounds(
+      ids,
+      (id) => id,
+      (run, round) => deleteRound(run, this.#sql, queue, round, now),
     );
     await this.#maybePruneTombstones(now);
     return results;
@@ -340,95 +270,26 @@ export class PostgresBackend implements Backend, TokenStore {
   async get(queue: string, id: string): Promise<Task | null> {
     this.#open();
     checkQueueName(queue);
-    const rows = await this.#db.run<TaskRowWithPayload & { queue_name: string }>(this.#sql.get, [
-      queue,
-      id,
-    ]);
-    const row = rows[0];
-    if (!row) throw queueNotFound(queue);
-    if (row.seq === null) return null;
-    return toTask(queue, row, this.#clock.now(), payloadOf(row.payload));
+    return getTask(this.#db.run, this.#sql, queue, id, this.#clock.now());
   }
 
   async list(queue: string, request: ListRequest): Promise<TaskPage> {
     this.#open();
     checkList(queue, request);
-    const now = this.#clock.now();
-    const after = request.cursor === undefined ? 0 : decodeCursor(request.cursor);
-    const withPayload = request.includePayload ?? false;
-    const state = request.state ?? 'all';
-    const values: unknown[] = [queue, after, request.limit + 1];
-    if (state === 'ready' || state === 'delayed' || state === 'leased') values.push(now);
-    if (request.tag !== undefined) values.push(request.tag);
-    const rows = await this.#db.run<TaskRowWithPayload>(
-      this.#sql.list(state, request.tag !== undefined, withPayload),
-      values,
-    );
-    if (rows.length === 0) throw queueNotFound(queue);
-    // An empty page is one row of NULLs (the queue's row, joined to no task).
-    const found = rows.filter((row) => row.seq !== null);
-    const page = found.slice(0, request.limit);
-    const last = page.at(-1);
-    return {
-      tasks: page.map((row) =>
-        toTask(queue, row, now, withPayload ? payloadOf(row.payload) : EMPTY),
-      ),
-      nextCursor: found.length > request.limit && last ? encodeCursor(last.seq) : null,
-    };
+    return listTasks(this.#db.run, this.#sql, queue, request, this.#clock.now());
   }
 
   async stats(queue: string): Promise<QueueStats> {
     this.#open();
     checkQueueName(queue);
-    const now = this.#clock.now();
-    const [row] = await this.#db.run<{
-      ready: number;
-      oldest_ready: number | null;
-      delayed: number;
-      leased: number;
-      oldest_waiting: number | null;
-      dead: number;
-      minute: number;
-      hour: number;
-    }>(this.#sql.stats, [queue, now, now - 60_000, now - HOUR_MS]);
-    if (!row) throw queueNotFound(queue);
-    return {
-      ready: row.ready,
-      delayed: row.delayed,
-      leased: row.leased,
-      dead: row.dead,
-      oldestReadyAgeSeconds: row.oldest_ready === null ? null : (now - row.oldest_ready) / 1000,
-      // Ready tasks all come before waiting ones in ETA order.
-      oldestEta: row.oldest_ready ?? row.oldest_waiting,
-      leasedLastMinute: row.minute,
-      leasedLastHour: row.hour,
-    };
+    return queueStats(this.#db.run, this.#sql, queue, this.#clock.now());
   }
 
   async createQueue(name: string, config: Partial<QueueConfig> = {}): Promise<QueueInfo> {
     this.#open();
     checkQueueName(name);
     checkQueueConfig(config, name);
-    const info: QueueInfo = {
-      ...DEFAULT_QUEUE_CONFIG,
-      ...definedOnly(config),
-      name,
-      createdAt: this.#clock.now(),
-    };
-    const [row] = await this.#db.run<QueueRow>(this.#sql.queueCreate, [
-      name,
-      info.createdAt,
-      info.maxLeases,
-      info.deadLetterQueue,
-      info.dedupWindowSeconds,
-      info.paused,
-    ]);
-    if (!row) {
-      throw new PullqError('already_exists', `queue ${JSON.stringify(name)} already exists`, {
-        details: { queue: name },
-      });
-    }
-    return toInfo(row);
+    return createQueue(this.#db.run, this.#sql, name, config, this.#clock.now());
   }
 
   async getQueue(name: string): Promise<QueueInfo | null> {
@@ -442,33 +303,13 @@ export class PostgresBackend implements Backend, TokenStore {
     this.#open();
     checkQueueName(name);
     checkQueueConfig(patch, name);
-    return this.#write(this.#clock.now(), async (ctx) => {
-      const [row] = await ctx.run<QueueRow>(this.#sql.queueLock, [name]);
-      if (!row) throw queueNotFound(name);
-      const info = { ...toInfo(row), ...definedOnly(patch) };
-      await ctx.run(this.#sql.queueUpdate, [
-        name,
-        info.maxLeases,
-        info.deadLetterQueue,
-        info.dedupWindowSeconds,
-        info.paused,
-      ]);
-      if (patch.paused === false) ctx.touched.add(name);
-      return info;
-    });
+    return this.#write(this.#clock.now(), (ctx) => updateQueue(ctx, name, patch));
   }
 
   async deleteQueue(name: string): Promise<void> {
     this.#open();
     checkQueueName(name);
-    await this.#write(this.#clock.now(), async (ctx) => {
-      // FOR UPDATE waits for inserts into the queue (FOR KEY SHARE) to commit, so the DELETE
-      // of its tasks below sees every one of them.
-      const [row] = await ctx.run<QueueRow>(this.#sql.queueLock, [name]);
-      if (!row) throw queueNotFound(name);
-      await ctx.run(this.#sql.queueDelete, [name]);
-      ctx.touched.add(name);
-    });
+    await this.#write(this.#clock.now(), (ctx) => deleteQueue(ctx, name));
     this.#leaseCountsPrunedAt.delete(name);
   }
 
@@ -548,23 +389,32 @@ export class PostgresBackend implements Backend, TokenStore {
     this.#notifier.notify(queues);
   }
 
-  #rounds<T>(
-    ids: readonly string[],
-    round: (run: Run, indexes: number[]) => Promise<ItemResult<T>[]>,
+  #rounds<I, T>(
+    items: readonly I[],
+    idOf: (item: I) => string,
+    round: (run: Run, items: I[]) => Promise<ItemResult<T>[]>,
   ): Promise<ItemResult<T>[]> {
-    return inRounds(ids, this.#db.run, (work) => this.#db.transaction(work), round);
+    return inRounds(items, idOf, this.#db.run, (work) => this.#db.transaction(work), round);
   }
+
+  /*
+   * Pruning runs after a verb's change has committed, and is upkeep: if it fails (the
+   * database went away just then), the rows wait for the next prune, and the verb still
+   * returns what it did rather than a failure that would hide committed work.
+   */
 
   async #maybePruneTombstones(now: number): Promise<void> {
     if (now - this.#tombstonesPrunedAt < PRUNE_TOMBSTONES_EVERY_MS) return;
     this.#tombstonesPrunedAt = now;
-    await this.#db.run(this.#sql.pruneTombstones, [now, TOMBSTONE_PRUNE_LIMIT]);
+    await this.#db.run(this.#sql.pruneTombstones, [now, TOMBSTONE_PRUNE_LIMIT]).catch(() => {});
   }
 
   async #maybePruneLeaseCounts(queue: string, now: number): Promise<void> {
     const prunedAt = this.#leaseCountsPrunedAt.get(queue) ?? -Infinity;
     if (now - prunedAt < PRUNE_LEASE_COUNTS_EVERY_MS) return;
     this.#leaseCountsPrunedAt.set(queue, now);
-    await this.#db.run(this.#sql.pruneLeaseCounts, [queue, now - HOUR_MS]);
+    await this.#db.run(this.#sql.pruneLeaseCounts, [queue, now - HOUR_MS]).catch(() => {});
   }
 }
+
+const refId = (ref: LeaseRef): string => ref.id;

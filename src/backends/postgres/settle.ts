@@ -50,28 +50,36 @@ async function failures(
   return (id) => ({ ok: false, error: live.has(id) ? leaseLost(id) : taskNotFound(queue, id) });
 }
 
+/** Applies `round` to each round of `items` in turn; the results in batch order. */
+export async function eachRound<I, T>(
+  items: readonly I[],
+  idOf: (item: I) => string,
+  round: (items: I[]) => Promise<ItemResult<T>[]>,
+): Promise<ItemResult<T>[]> {
+  const results = new Array<ItemResult<T>>(items.length);
+  for (const indexes of rounds(items.map(idOf))) {
+    const answers = await round(indexes.map((index) => items[index] as I));
+    indexes.forEach((index, at) => {
+      results[index] = answers[at] as ItemResult<T>;
+    });
+  }
+  return results;
+}
+
 /**
- * Runs `round` over the rounds of `ids`: straight on the pool when there is one, else in one
- * transaction (`transaction`), and puts each item's result at its index.
+ * eachRound, straight on the pool when the batch is one round (one statement), else in one
+ * transaction (`transaction`).
  */
-export async function inRounds<T>(
-  ids: readonly string[],
+export function inRounds<I, T>(
+  items: readonly I[],
+  idOf: (item: I) => string,
   run: Run,
   transaction: <R>(work: (run: Run) => Promise<R>) => Promise<R>,
-  round: (run: Run, indexes: number[]) => Promise<ItemResult<T>[]>,
+  round: (run: Run, items: I[]) => Promise<ItemResult<T>[]>,
 ): Promise<ItemResult<T>[]> {
-  const all = rounds(ids);
-  const results = new Array<ItemResult<T>>(ids.length);
-  const each = async (runner: Run): Promise<ItemResult<T>[]> => {
-    for (const indexes of all) {
-      const answers = await round(runner, indexes);
-      indexes.forEach((index, at) => {
-        results[index] = answers[at] as ItemResult<T>;
-      });
-    }
-    return results;
-  };
-  return all.length === 1 ? each(run) : transaction(each);
+  const each = (runner: Run): Promise<ItemResult<T>[]> =>
+    eachRound(items, idOf, (part) => round(runner, part));
+  return rounds(items.map(idOf)).length === 1 ? each(run) : transaction(each);
 }
 
 export async function ackRound(
