@@ -108,7 +108,6 @@ export class PostgresBackend implements Backend, TokenStore {
   readonly #clock: Clock;
   readonly #db: Database;
   readonly #sql: Statements;
-  readonly #channel: string;
   readonly #listener: NotifyListener;
   readonly #notifier: Notifier;
   readonly #tokens: TokenTable;
@@ -139,22 +138,17 @@ export class PostgresBackend implements Backend, TokenStore {
     this.#clock = options.clock ?? systemClock;
     this.#db = new Database(driver, options);
     this.#sql = buildStatements(this.#db.schema);
-    this.#channel = channelOf(this.#db.schema);
+    const channel = channelOf(this.#db.schema);
     this.#tokens = new TokenTable(this.#db.run, this.#db.schema);
-    this.#notifier = new Notifier(this.#db.run, this.#sql.notify, this.#channel);
+    this.#notifier = new Notifier(this.#db.run, this.#sql.notify, channel);
     this.#listener = new NotifyListener({
       driver,
       clientConfig: this.#db.clientConfig,
-      channel: this.#channel,
+      channel,
       onNotify: (queue) => this.#wakeups.notify(queue),
       // Notifications sent while the listener was away are lost: every waiter looks again.
       onListening: () => this.#wakeups.wakeAll(),
     });
-  }
-
-  /** The schema this backend keeps its tables in. */
-  get schema(): string {
-    return this.#db.schema;
   }
 
   async insert(

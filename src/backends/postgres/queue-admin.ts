@@ -39,7 +39,7 @@ export async function updateQueue(
   name: string,
   patch: Partial<QueueConfig>,
 ): Promise<QueueInfo> {
-  const [row] = await ctx.run<QueueRow>(ctx.sql.queueLock, [name]);
+  const [row] = await ctx.run<QueueRow>(ctx.sql.queueLockSettings, [name]);
   if (!row) throw queueNotFound(name);
   const info = { ...toInfo(row), ...definedOnly(patch) };
   await ctx.run(ctx.sql.queueUpdate, [

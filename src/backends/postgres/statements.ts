@@ -1,7 +1,6 @@
 /**
  * The SQL of the PostgreSQL backend, built once per backend with its schema in every table
- * name (so no statement depends on search_path, and connection poolers in transaction mode
- * see nothing but plain statements). Times are parameters from the backend's clock, never
+ * name (so no statement depends on search_path). Times are parameters from the backend's clock, never
  * now(). Batch verbs pass their items as arrays and unnest them: a batch of 100 is one round
  * trip, not 100.
  *
@@ -9,8 +8,8 @@
  * - A lease takes its rows with FOR UPDATE SKIP LOCKED: concurrent leases, on any server,
  *   skip each other's rows instead of waiting, and never hand out a task twice.
  * - An insert (and a move into a queue) locks the queue row FOR KEY SHARE, deleteQueue locks
- *   it FOR UPDATE: a queue is never deleted under a task being put into it. Leases, acks and
- *   updates of a queue's settings take no lock on the queue row.
+ *   it FOR UPDATE: a queue is never deleted under a task being put into it. updateQueue locks
+ *   it FOR NO KEY UPDATE, which inserts do not wait for; leases and acks take no lock on it.
  */
 import type { Statement } from './database.ts';
 import { META } from './rows.ts';
@@ -111,7 +110,13 @@ export function buildStatements(schema: string) {
       'queue_key_share',
       `SELECT name FROM ${s}.queues WHERE name = $1 FOR KEY SHARE`,
     ),
+    /** For deleteQueue: waits for inserts into the queue, and holds off new ones. */
     queueLock: named('queue_lock', `SELECT * FROM ${s}.queues WHERE name = $1 FOR UPDATE`),
+    /** For updateQueue: one change of settings at a time; inserts go on. */
+    queueLockSettings: named(
+      'queue_lock_settings',
+      `SELECT * FROM ${s}.queues WHERE name = $1 FOR NO KEY UPDATE`,
+    ),
     queueUpdate: named(
       'queue_update',
       `UPDATE ${s}.queues
