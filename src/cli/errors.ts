@@ -102,7 +102,10 @@ export function reportError(error: unknown, context: ErrorContext): number {
   }
   const network = networkCode(error);
   const server = context.server ?? 'the server';
-  const networkAdvice = network ? networkHint(network, server) : null;
+  // Only a command that talks to a pullq server gets advice about reaching one: `serve` failing
+  // to reach its own PostgreSQL or Redis has the store's message instead.
+  const networkAdvice =
+    network && context.server !== undefined ? networkHint(network, server) : null;
   if (isPullqError(error)) {
     process.stderr.write(`error: ${error.code}: ${error.message}\n`);
     const hint = networkAdvice ?? HINTS[error.code]?.(context);
