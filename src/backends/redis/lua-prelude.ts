@@ -81,14 +81,15 @@ local function wake(q) redis.call('PUBLISH', P .. ':wake', q) end
 
 -- Tasks -----------------------------------------------------------------------------------
 
-local function load(m)
+-- The task's fields (and its payload when asked: leases want it, the rest do not).
+local function load(m, with_payload)
   local v = redis.call('HMGET', tk(m), 'id', 'named', 'tag', 'enq', 'eta', 'att', 'dead',
-    'tok', 'err', 'from')
+    'tok', 'err', 'from', with_payload and 'payload' or 'id')
   if not v[1] then return nil end
   return {
     m = m, id = v[1], named = v[2] == '1', tag = v[3] or nil, enq = v[4],
     eta = tonumber(v[5]), att = tonumber(v[6]), dead = v[7] == '1', tok = v[8] or nil,
-    err = v[9] or nil, from = v[10] or nil,
+    err = v[9] or nil, from = v[10] or nil, payload = with_payload and v[11] or nil,
   }
 end
 

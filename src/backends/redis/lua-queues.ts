@@ -8,9 +8,10 @@
 export const GET = `
 local q = ARGV[3]
 if not queue_info(q) then return {'queue_not_found'} end
-local t = find(q, ARGV[4])
-if not t then return {'ok'} end
-return {'ok', view(q, t, redis.call('HGET', tk(t.m), 'payload'))}
+local m = redis.call('HGET', qk(q, 'ids'), ARGV[4])
+if not m then return {'ok'} end
+local t = load(m, true)
+return {'ok', view(q, t, t.payload)}
 `;
 
 /**
@@ -42,11 +43,9 @@ local offset = 0
 while #out <= limit + 1 do
   local rows = redis.call('ZRANGE', source, '(' .. after, '+inf', 'BYSCORE', 'LIMIT', offset, chunk)
   for _, m in ipairs(rows) do
-    local t = load(m)
+    local t = load(m, with_payload)
     if (state == '' or state_of(t) == state) and (not tag or t.tag == tag) then
-      local payload = nil
-      if with_payload then payload = redis.call('HGET', tk(m), 'payload') end
-      out[#out + 1] = view(q, t, payload)
+      out[#out + 1] = view(q, t, t.payload)
       if #out > limit + 1 then break end
     end
   end

@@ -76,7 +76,7 @@ while leased < max do
     if not seen[m] then
       seen[m] = true
       fresh = true
-      local t = load(m)
+      local t = load(m, true)
       if info.maxLeases and t.att >= info.maxLeases then
         dead_letter(q, info, t, 'leased ' .. num(t.att) .. " times, the queue's maxLeases", salt)
       else
@@ -88,7 +88,7 @@ while leased < max do
         place(q, t, 'leased')
         if ends <= NOW then zero = zero + 1 end
         out[#out + 1] = {t.id, t.tag or false, t.enq, num(ends), num(t.att), t.err or false,
-          t.from or false, redis.call('HGET', tk(m), 'payload'), t.tok}
+          t.from or false, t.payload, t.tok}
         if leased >= max then break end
       end
     end
