@@ -228,6 +228,22 @@ describe('/metrics', () => {
         operation,
       );
     }
+    // Buckets are cumulative and end with +Inf, the count.
+    const buckets = samples
+      .filter(
+        (sample) =>
+          sample.name === 'pullq_operation_duration_seconds_bucket' &&
+          sample.labels['operation'] === 'ack',
+      )
+      .map((sample) => sample.value);
+    assert.deepEqual(
+      buckets,
+      [...buckets].sort((a, b) => a - b),
+    );
+    assert.equal(
+      value(samples, 'pullq_operation_duration_seconds_bucket', { operation: 'ack', le: '+Inf' }),
+      2,
+    );
     assert.equal(
       value(samples, 'pullq_http_responses_total', {
         route: '/v1/queues/:queue/release',

@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 const WELL_FORMED_ID = /^[A-Za-z0-9._:+/=-]{1,128}$/;
@@ -37,45 +37,100 @@ export interface ResponseLabels {
   status: string;
 }
 
-/** Responses by route pattern, method and status, since the server started. */
-export class ResponseCounts {
-  readonly #counts = new Map<string, { labels: ResponseLabels; count: number }>();
+interface Counted {
+  labels: ResponseLabels;
+  count: number;
+}
 
-  add(route: string, method: string, status: number): void {
-    const key = `${status} ${method} ${route}`;
-    const entry = this.#counts.get(key);
-    if (entry) entry.count++;
-    else this.#counts.set(key, { labels: { route, method, status: String(status) }, count: 1 });
+/** One route's responses, by status then method: no key is built per request. */
+class RouteResponses {
+  readonly #route: string;
+  readonly #counts = new Map<number, Map<string, Counted>>();
+
+  constructor(route: string) {
+    this.#route = route;
   }
 
-  entries(): IterableIterator<{ labels: ResponseLabels; count: number }> {
-    return this.#counts.values();
+  get route(): string {
+    return this.#route;
+  }
+
+  add(method: string, status: number): void {
+    let byMethod = this.#counts.get(status);
+    if (!byMethod) this.#counts.set(status, (byMethod = new Map<string, Counted>()));
+    const counted = byMethod.get(method);
+    if (counted) counted.count++;
+    else
+      byMethod.set(method, {
+        labels: { route: this.#route, method, status: String(status) },
+        count: 1,
+      });
+  }
+
+  *entries(): Generator<Counted> {
+    for (const byMethod of this.#counts.values()) yield* byMethod.values();
   }
 }
 
-/** Registers the hooks; before any other, so that even a refused request carries its id. */
+/** Responses by route pattern, method and status, since the server started. */
+export class ResponseCounts {
+  readonly #routes = new Map<string, RouteResponses>();
+
+  /** The counts of one route pattern (`unmatched` for requests no route took). */
+  route(route: string): RouteResponses {
+    let responses = this.#routes.get(route);
+    if (!responses) this.#routes.set(route, (responses = new RouteResponses(route)));
+    return responses;
+  }
+
+  *entries(): Generator<Counted> {
+    for (const responses of this.#routes.values()) yield* responses.entries();
+  }
+}
+
+/**
+ * Registers the hooks; before any other hook and route, so that even a refused request carries
+ * its id, and every route gets its counting hook. The route's pattern is taken when the route
+ * is registered: reading `request.routeOptions` per request builds an object each time.
+ */
 export function registerRequestHooks(app: FastifyInstance, responses: ResponseCounts): void {
   app.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
     done();
   });
+  app.addHook('onRoute', (route) => {
+    const counts = responses.route(route.url);
+    const onResponse = (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+      responded(counts, request, reply);
+      done();
+    };
+    route.onResponse = [...toArray(route.onResponse), onResponse];
+  });
+  const unmatched = responses.route('unmatched');
   app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    responses.add(route, request.method, reply.statusCode);
-    const level = request.log.level;
-    if (level === 'debug' || level === 'trace') {
-      request.log.debug(
-        {
-          method: request.method,
-          // The path only: query strings may carry tokens (?oauth_token=).
-          path: request.url.split('?')[0],
-          route,
-          status: reply.statusCode,
-          ms: Math.round(reply.elapsedTime * 100) / 100,
-        },
-        'request',
-      );
-    }
+    if (request.is404) responded(unmatched, request, reply);
     done();
   });
+}
+
+function responded(counts: RouteResponses, request: FastifyRequest, reply: FastifyReply): void {
+  counts.add(request.method, reply.statusCode);
+  const level = request.log.level;
+  if (level === 'debug' || level === 'trace') {
+    request.log.debug(
+      {
+        method: request.method,
+        // The path only: query strings may carry tokens (?oauth_token=).
+        path: request.url.split('?')[0],
+        route: counts.route,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 100) / 100,
+      },
+      'request',
+    );
+  }
+}
+
+function toArray<T>(value: T | T[] | undefined): T[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
 }

@@ -71,7 +71,13 @@ export class InstrumentedBackend implements Backend {
     tasks: NewTask[],
     options?: InsertOptions,
   ): Promise<ItemResult<Task>[]> {
-    const results = await this.#timed('insert', () => this.#inner.insert(queue, tasks, options));
+    const started = performance.now();
+    let results: ItemResult<Task>[];
+    try {
+      results = await this.#inner.insert(queue, tasks, options);
+    } finally {
+      this.#took('insert', started);
+    }
     this.#activity.count(queue, 'inserted', okCount(results), this.#clock.now());
     return results;
   }
@@ -79,12 +85,12 @@ export class InstrumentedBackend implements Backend {
   async lease(queue: string, request: LeaseRequest): Promise<LeasedTask[]> {
     const waits = (request.waitSeconds ?? 0) > 0;
     if (waits) this.#activity.waiters++;
+    const started = performance.now();
     let tasks: LeasedTask[];
     try {
-      tasks = await this.#timed(waits ? 'lease_wait' : 'lease', () =>
-        this.#inner.lease(queue, request),
-      );
+      tasks = await this.#inner.lease(queue, request);
     } finally {
+      this.#took(waits ? 'lease_wait' : 'lease', started);
       if (waits) this.#activity.waiters--;
     }
     const now = this.#clock.now();
@@ -98,16 +104,26 @@ export class InstrumentedBackend implements Backend {
   }
 
   async ack(queue: string, refs: LeaseRef[]): Promise<ItemResult<null>[]> {
-    const results = await this.#timed('ack', () => this.#inner.ack(queue, refs));
+    const started = performance.now();
+    let results: ItemResult<null>[];
+    try {
+      results = await this.#inner.ack(queue, refs);
+    } finally {
+      this.#took('ack', started);
+    }
     this.#ended(queue, refs, results);
     this.#activity.count(queue, 'acked', okCount(results), this.#clock.now());
     return results;
   }
 
   async extend(queue: string, refs: LeaseRef[], leaseSeconds: number): Promise<ItemResult<Task>[]> {
-    const results = await this.#timed('extend', () =>
-      this.#inner.extend(queue, refs, leaseSeconds),
-    );
+    const started = performance.now();
+    let results: ItemResult<Task>[];
+    try {
+      results = await this.#inner.extend(queue, refs, leaseSeconds);
+    } finally {
+      this.#took('extend', started);
+    }
     for (const result of results) {
       if (result.ok) this.#activity.leases.extended(queue, result.value, leaseSeconds);
     }
@@ -116,7 +132,13 @@ export class InstrumentedBackend implements Backend {
   }
 
   async release(queue: string, releases: ReleaseRequest[]): Promise<ItemResult<Task>[]> {
-    const results = await this.#timed('release', () => this.#inner.release(queue, releases));
+    const started = performance.now();
+    let results: ItemResult<Task>[];
+    try {
+      results = await this.#inner.release(queue, releases);
+    } finally {
+      this.#took('release', started);
+    }
     const now = this.#clock.now();
     let released = 0;
     let failed = 0;
@@ -206,20 +228,18 @@ export class InstrumentedBackend implements Backend {
     return this.#inner.close();
   }
 
-  async #timed<T>(operation: TimedOperation, call: () => Promise<T>): Promise<T> {
-    const started = performance.now();
-    try {
-      return await call();
-    } finally {
-      this.#observe(operation, (performance.now() - started) / 1000);
-    }
+  /** Inlined try/finally in each verb rather than a wrapper taking a closure: one promise
+   * and one closure less per call on the hot path. */
+  #took(operation: TimedOperation, started: number): void {
+    this.#observe(operation, (performance.now() - started) / 1000);
   }
 
   #ended(queue: string, refs: LeaseRef[], results: ItemResult<null>[]): void {
-    results.forEach((result, index) => {
+    const leases = this.#activity.leases;
+    for (let index = 0; index < results.length; index++) {
       const ref = refs[index];
-      if (result.ok && ref) this.#activity.leases.ended(queue, ref.id);
-    });
+      if (results[index]?.ok && ref) leases.ended(queue, ref.id);
+    }
   }
 }
 

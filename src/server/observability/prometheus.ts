@@ -8,26 +8,21 @@
  * - pullq_operations_total{queue,operation}: tasks inserted, leased, acked, extended,
  *   released, failed, dead_lettered, deleted, purged, redriven through this server
  * - pullq_operation_duration_seconds{operation}: insert, lease, lease_wait, ack, extend,
- *   release calls to the store
+ *   release calls to the store (./durations.ts)
  * - pullq_long_poll_waiters, pullq_lease_expiries_total{queue}, pullq_dead_letters_total{queue}
  * - pullq_http_responses_total{route,method,status}: by route pattern, never the raw URL
  * - the process metrics of prom-client, prefixed pullq_ (one set per process)
  *
- * Counters are kept as plain numbers by ./activity.ts and the response hook, and copied into
- * prom-client at scrape: the request path pays an addition, not a label hash.
+ * Counters and durations are kept as plain numbers by ./activity.ts, ./durations.ts and the
+ * response hook, and read by prom-client at scrape: the request path pays additions, not label
+ * hashes.
  */
-import {
-  Counter,
-  Gauge,
-  Histogram,
-  Registry,
-  collectDefaultMetrics,
-  type LabelValues,
-} from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
 import { TASK_STATES, type Backend, type QueueStats } from '../../backends/backend.ts';
 import type { Activity, Counted } from './activity.ts';
+import { Durations } from './durations.ts';
 import type { ResponseCounts } from './http-hooks.ts';
-import { TIMED_OPERATIONS, type TimedOperation } from './instrumented-backend.ts';
+import type { TimedOperation } from './instrumented-backend.ts';
 import type { StatsCache } from './stats-cache.ts';
 
 /** The `operation` label of each count in pullq_operations_total. */
@@ -43,11 +38,6 @@ const OPERATION_LABELS: Partial<Record<Counted, string>> = {
   purged: 'purged',
   redriven: 'redriven',
 };
-
-/** Store calls from 0.1 ms (memory) to a minute (a long-poll's whole wait). */
-const DURATION_BUCKETS = [
-  0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
-];
 
 export interface MetricsSources {
   activity: Activity;
@@ -122,16 +112,8 @@ export function serverMetrics(sources: MetricsSources): ServerMetrics {
     name: 'pullq_dead_letters_total',
     help: 'Tasks dead-lettered out of the queue: by a release, or by a lease past maxLeases',
   });
-  const durations = new Histogram({
-    name: 'pullq_operation_duration_seconds',
-    help: 'Duration of store calls; lease_wait is a lease with waitSeconds, its wait included',
-    labelNames: ['operation'],
-    buckets: DURATION_BUCKETS,
-    registers: [registry],
-  });
-  const observers = new Map(
-    TIMED_OPERATIONS.map((operation) => [operation, durations.labels(operation)] as const),
-  );
+  const durations = new Durations();
+  registry.registerMetric(durations.asMetric());
   new Gauge({
     name: 'pullq_long_poll_waiters',
     help: 'Leases waiting for a task to arrive (waitSeconds > 0) right now',
@@ -153,7 +135,7 @@ export function serverMetrics(sources: MetricsSources): ServerMetrics {
 
   return {
     registry,
-    observe: (operation, seconds) => observers.get(operation)?.observe(seconds),
+    observe: (operation, seconds) => durations.observe(operation, seconds),
     render: async () => (await registry.metrics()) + (await processRegistry().metrics()),
     contentType: registry.contentType,
   };

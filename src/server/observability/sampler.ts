@@ -84,25 +84,25 @@ export class Sampler {
     const { activity, backend } = this.#options;
     const due = activity.leases.due(now, CHECKS_PER_ROUND);
     const infos = new Map<string, QueueInfo | null>();
-    for (const lease of due) {
-      if (!infos.has(lease.queue)) infos.set(lease.queue, await backend.getQueue(lease.queue));
-      const info = infos.get(lease.queue);
+    for (const { queue, id, lease } of due) {
+      if (!infos.has(queue)) infos.set(queue, await backend.getQueue(queue));
+      const info = infos.get(queue);
       if (!info) {
-        activity.leases.dropQueue(lease.queue);
+        activity.leases.dropQueue(queue);
         continue;
       }
       // Below maxLeases the task is leased again, not dead-lettered: counted then.
       if (info.maxLeases === null || lease.attempts < info.maxLeases) continue;
-      const task = await backend.get(lease.queue, lease.id);
+      const task = await backend.get(queue, id);
       const dead = task === null ? info.deadLetterQueue !== null : task.state === 'dead';
       if (dead) {
-        activity.count(lease.queue, 'deadLettered', 1, now);
-        if (!lease.released) activity.count(lease.queue, 'leaseExpiries', 1, now);
+        activity.count(queue, 'deadLettered', 1, now);
+        if (!lease.released) activity.count(queue, 'leaseExpiries', 1, now);
         if (info.deadLetterQueue !== null) activity.changed(info.deadLetterQueue, now);
       }
       // Settled (dead, acked or deleted elsewhere) or leased again elsewhere: not ours now.
       if (task === null || dead || task.attempts > lease.attempts) {
-        activity.leases.ended(lease.queue, lease.id);
+        activity.leases.ended(queue, id);
       }
     }
   }
