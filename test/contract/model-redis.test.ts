@@ -16,7 +16,7 @@ import { compareWithReference } from './model-runner.ts';
 const URL_TEXT = process.env['PULLQ_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const OPTIONS = redisOptionsFromUrl(new URL(URL_TEXT));
 const PREFIX = `pq-model-${process.pid}-${Date.now().toString(36)}`;
-/** About 70 ms a run here; $PULLQ_TEST_MODEL_RUNS runs more for a soak. */
+/** 20 to 70 ms a run here, as the load of the machine goes; $PULLQ_TEST_MODEL_RUNS runs more for a soak. */
 const RUNS = Number(process.env['PULLQ_TEST_MODEL_RUNS'] ?? 300);
 
 const unreachable = await dropPrefix(OPTIONS, PREFIX).then(
