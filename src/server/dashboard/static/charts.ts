@@ -138,6 +138,15 @@ export class Charts {
   }
 }
 
+/** `14:05` or, when the chart spans under 10 minutes, `14:05:30` (24-hour: short and clear). */
+function clockTime(u: uPlot, seconds: number): string {
+  const span = (u.scales['x']?.max ?? 0) - (u.scales['x']?.min ?? 0);
+  const time = new Date(seconds * 1000);
+  const two = (value: number): string => String(value).padStart(2, '0');
+  const minutes = `${two(time.getHours())}:${two(time.getMinutes())}`;
+  return span < 600 ? `${minutes}:${two(time.getSeconds())}` : minutes;
+}
+
 interface SeriesStyle {
   label: string;
   /** A CSS custom property of dashboard.css. */
@@ -206,7 +215,8 @@ class ChartBox {
       legend: { live: true },
       scales: { x: { time: true }, y: { range: (_u, min, max) => [0, Math.max(1, min, max)] } },
       axes: [
-        axis,
+        // Clock times only (the date is today's): seconds when the window is short.
+        { ...axis, space: 64, values: (u, ticks) => ticks.map((tick) => clockTime(u, tick)) },
         { ...axis, size: 48, values: (_u, ticks) => ticks.map((tick) => formatCount(tick)) },
       ],
       series: [
