@@ -21,7 +21,8 @@ import { loadOptional } from '../optional-dependency.ts';
 import { isNoScript, redisError, unreachable } from './redis-error.ts';
 
 export interface RedisConnectionOptions {
-  /** `redis://[user:pass@]host:port[/db]` or `rediss://` (TLS); ignored parts: the query. */
+  /** A URL as ioredis reads it (`redis://[user:pass@]host:port[/db]`, `rediss://`); pullq's own
+   * URL form, with `?prefix=`, is read by redisOptionsFromUrl in open.ts. */
   url?: string;
   /** ioredis options (host, port, password, tls...), applied over the URL's. The options
    * that make failures fast are pullq's own and cannot be changed here. */
