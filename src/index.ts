@@ -48,6 +48,11 @@ export type {
 export { MemoryBackend } from './backends/memory.ts';
 export { SqliteBackend } from './backends/sqlite/sqlite-backend.ts';
 export type { SqliteBackendOptions } from './backends/sqlite/sqlite-backend.ts';
+export { PostgresBackend } from './backends/postgres/postgres-backend.ts';
+export type { PostgresBackendOptions } from './backends/postgres/postgres-backend.ts';
+export { RedisBackend } from './backends/redis/redis-backend.ts';
+export type { RedisBackendOptions } from './backends/redis/redis-backend.ts';
+export { redisOptionsFromUrl } from './backends/redis/open.ts';
 export { HttpBackend } from './backends/http.ts';
 export type { HttpBackendOptions } from './backends/http.ts';
 export { ERROR_CATALOG, PullqError, errorFromWire, isPullqError } from './protocol/errors.ts';
