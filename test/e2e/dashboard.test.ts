@@ -171,6 +171,8 @@ describe('the dashboard in a browser', { skip: missing ?? false }, () => {
     await eventually(async () =>
       assert.equal(await page.locator('[data-count="dead"]').innerText(), '0'),
     );
+    // The charts draw the queue's history (GET /v1/stats/history): two uPlot charts.
+    await eventually(async () => assert.equal(await page.locator('.charts .uplot').count(), 2));
     await page.click('.tab:has-text("all")');
     await eventually(async () =>
       assert.equal(await page.locator('#task-table tbody tr').count(), 2),
@@ -193,6 +195,35 @@ describe('the dashboard in a browser', { skip: missing ?? false }, () => {
     await eventually(async () =>
       assert.equal(await page.locator('#task-table tbody tr').count(), 2),
     );
+    await page.close();
+  });
+
+  it('charts say "No data yet" when the server keeps no history', async () => {
+    const page = await context.newPage();
+    await page.route(/\/v1\/stats\/history/, (route) =>
+      route.fulfill({
+        status: 404,
+        contentType: 'application/json',
+        body: JSON.stringify({
+          error: { code: 'route_not_found', message: 'no route', retryable: false },
+        }),
+      }),
+    );
+    await page.goto(`${server.url}/ui`);
+    await page.fill('input[name=token]', TEST_ADMIN_TOKEN);
+    const history = page.waitForResponse(/\/v1\/stats\/history/);
+    await page.press('input[name=token]', 'Enter');
+    assert.equal((await history).status(), 404);
+    // A refresh has ended (the 404 included) once the header says when.
+    await page.waitForFunction(() => document.getElementById('live')?.textContent !== '');
+    await eventually(async () =>
+      assert.deepEqual(await page.locator('.chart-empty').allInnerTexts(), [
+        'No data yet',
+        'No data yet',
+      ]),
+    );
+    assert.equal(await page.locator('.charts .uplot').count(), 0);
+    assert.equal(await page.locator('#alerts .alert').count(), 0, 'no error is shown');
     await page.close();
   });
 
