@@ -227,6 +227,41 @@ describe('the dashboard in a browser', { skip: missing ?? false }, () => {
     await page.close();
   });
 
+  it('creates a queue, pauses it, edits its settings, and purges it after its name is typed', async () => {
+    const page = await signIn(TEST_ADMIN_TOKEN);
+    await page.click('button:has-text("Create queue")');
+    await page.fill('dialog[open] input[name=name]', 'orders');
+    await page.click('dialog[open] button[type=submit]');
+    await page.waitForSelector('.queue-page h1:has-text("orders")');
+    await api('POST', '/v1/queues/orders/tasks', { tasks: [{ text: '1' }, { text: '2' }] });
+
+    await page.click('.actions button:has-text("Pause")');
+    await page.waitForSelector('.queue-page h1 .badge.paused:not(.hidden)');
+    assert.equal((await api('GET', '/v1/queues/orders'))['paused'], true);
+
+    await page.click('.actions button:has-text("Settings")');
+    await page.fill('dialog[open] input[name=maxLeases]', '3');
+    await page.fill('dialog[open] input[name=deadLetterQueue]', 'orders-dead');
+    await page.click('dialog[open] button[type=submit]');
+    await page.waitForSelector('dialog[open]', { state: 'detached' });
+    const settings = await api('GET', '/v1/queues/orders');
+    assert.deepEqual([settings['maxLeases'], settings['deadLetterQueue']], [3, 'orders-dead']);
+
+    await page.click('.actions button:has-text("Purge")');
+    const purge = page.locator('dialog[open] button[type=submit]');
+    assert.equal(await purge.isDisabled(), true, 'no purge before the name is typed');
+    await page.fill('dialog[open] input[name=confirm]', 'order');
+    assert.equal(await purge.isDisabled(), true, 'a prefix of the name is not enough');
+    await page.fill('dialog[open] input[name=confirm]', 'orders');
+    await purge.click();
+    await page.waitForSelector('dialog[open]', { state: 'detached' });
+    await eventually(async () =>
+      assert.equal(await page.locator('[data-count="ready"]').innerText(), '0'),
+    );
+    assert.equal((await api('GET', '/v1/queues/orders/stats'))['ready'], 0);
+    await page.close();
+  });
+
   it('creates a token, shows it once, and revokes it', async () => {
     const page = await signIn(TEST_ADMIN_TOKEN);
     await page.click('a[data-nav="tokens"]');

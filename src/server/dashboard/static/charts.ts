@@ -44,7 +44,8 @@ export class Charts {
   readonly #scheme = window.matchMedia('(prefers-color-scheme: dark)');
   readonly #onScheme = (): void => this.#redraw();
   #history: History | null = null;
-  #fetchedAt = 0;
+  /** When the history was last read (performance.now()); never, at first. */
+  #fetchedAt = -Infinity;
 
   constructor(api: Api, queue: string | null) {
     this.#api = api;
