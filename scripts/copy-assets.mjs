@@ -1,5 +1,5 @@
-// Copies the non-TypeScript files that the compiled package reads at run time
-// (SQL migrations) from src/ to dist/.
+// Copies the non-TypeScript files that the compiled package reads at run time (SQL
+// migrations, the dashboard's HTML, CSS and icon; tsc emits its scripts) from src/ to dist/.
 import { cpSync } from 'node:fs';
 
 for (const backend of ['sqlite', 'postgres']) {
@@ -7,3 +7,7 @@ for (const backend of ['sqlite', 'postgres']) {
     recursive: true,
   });
 }
+cpSync('src/server/dashboard/static', 'dist/server/dashboard/static', {
+  recursive: true,
+  filter: (source) => !source.endsWith('.ts'),
+});

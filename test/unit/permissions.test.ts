@@ -186,6 +186,8 @@ describe('routes', () => {
       unscoped.map((route) => [route.operationId, route.auth.action]),
       [
         ['listQueues', 'any'],
+        ['listQueueStats', 'any'],
+        ['whoami', 'any'],
         ['createToken', 'server'],
         ['listTokens', 'server'],
         ['revokeToken', 'server'],
