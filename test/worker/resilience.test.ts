@@ -141,6 +141,7 @@ describe('worker resilience', () => {
 
     const lines = runs(out);
     let interrupted = 0;
+    let killsThatInterrupted = 0;
     for (const kill of kills) {
       // In flight: started in the victim and not ended there, or sent to it and not begun.
       const started = lines.filter((line) => line.pid === kill.pid && line.kind === 'start');
@@ -149,7 +150,9 @@ describe('worker resilience', () => {
       );
       const inFlight = new Set(started.filter((line) => !ended.has(line.id)).map((l) => l.id));
       for (const id of exits.get(kill.pid) ?? []) inFlight.add(id);
-      assert.ok(inFlight.size > 0, `child ${kill.pid} had tasks in flight when killed`);
+      // The victim is picked from the log, which can be a few tasks of 20 ms behind: near the
+      // end of the run it may have finished all it had by the time the kill lands.
+      if (inFlight.size > 0) killsThatInterrupted += 1;
       interrupted += inFlight.size;
       for (const id of inFlight) {
         const again = lines.find(
@@ -159,6 +162,7 @@ describe('worker resilience', () => {
         assert.ok(again.at - kill.at < 2000, `task ${id} ran again ${again.at - kill.at} ms after`);
       }
     }
+    assert.ok(killsThatInterrupted >= 3, `${killsThatInterrupted} kills caught tasks in flight`);
     const ends = new Map<string, number>();
     for (const line of lines) {
       if (line.kind === 'end') ends.set(line.id, (ends.get(line.id) ?? 0) + 1);
@@ -168,7 +172,7 @@ describe('worker resilience', () => {
     assert.deepEqual([stats.ready, stats.delayed, stats.leased, stats.dead], [0, 0, 0, 0]);
     const duplicates = [...ends.values()].reduce((sum, count) => sum + count - 1, 0);
     t.diagnostic(
-      `${kills.length} kills, ${interrupted} tasks interrupted, ${worker.stats().redelivered} ` +
+      `${kills.length} kills (${killsThatInterrupted} with tasks in flight), ${interrupted} tasks interrupted, ${worker.stats().redelivered} ` +
         `redelivered, ${duplicates} processed twice`,
     );
     assert.ok(worker.stats().redelivered >= interrupted - duplicates);
