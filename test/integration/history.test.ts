@@ -5,9 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import fc from 'fast-check';
 import { newTokenRecord, type Role } from '../../src/auth/tokens.ts';
 import { MemoryBackend } from '../../src/backends/memory.ts';
 import { buildServer, type PullqServer } from '../../src/server/app.ts';
+import {
+  COUNT_SERIES,
+  History as HistoryRings,
+  type CountSeries,
+} from '../../src/server/observability/history.ts';
 import { ManualClock } from '../../src/testing/manual-clock.ts';
 
 type Json = Record<string, unknown>;
@@ -309,5 +315,121 @@ describe('GET /v1/stats/history', () => {
     const post = await t.call('POST', '/v1/stats/history', {});
     assertError(post, 405, 'method_not_allowed');
     assert.equal(post.headers['allow'], 'GET');
+  });
+});
+
+describe('the history rings', () => {
+  type Op =
+    | { kind: 'add'; queue: number; series: number; count: number; ms: number }
+    | { kind: 'round'; ms: number; backlog: number; repeat: number }
+    | { kind: 'drop'; queue: number };
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        kind: fc.constant('add' as const),
+        queue: fc.integer({ min: 0, max: 3 }),
+        series: fc.integer({ min: 0, max: COUNT_SERIES.length - 1 }),
+        count: fc.integer({ min: 1, max: 1000 }),
+        ms: fc.integer({ min: 0, max: 40_000 }),
+      }),
+    },
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        kind: fc.constant('round' as const),
+        ms: fc.integer({ min: 0, max: 20_000 }),
+        backlog: fc.integer({ min: 0, max: 1_000_000 }),
+        // Bursts of rounds 5 s apart, so that the rings of 720 wrap in every run.
+        repeat: fc.integer({ min: 1, max: 40 }),
+      }),
+    },
+    {
+      weight: 1,
+      // Only q3 is dropped: the others live long enough for their rings to wrap.
+      arbitrary: fc.record({ kind: fc.constant('drop' as const), queue: fc.constant(3) }),
+    },
+  );
+
+  it('answer the same as a list of every event, over hours of random adds, rounds and drops', () => {
+    fc.assert(
+      fc.property(
+        fc.array(op, { minLength: 1000, maxLength: 2000 }),
+        fc.integer({ min: 60, max: 3600 }),
+        (ops, seconds) => {
+          const rings = new HistoryRings();
+          let now = START;
+          const events: { queue: string; series: CountSeries; count: number; second: number }[] =
+            [];
+          const samples = new Map<string, { second: number; value: number }[]>();
+          const rounds: number[] = [];
+          for (const step of ops) {
+            if (step.kind === 'drop') {
+              const queue = `q${step.queue}`;
+              rings.drop(queue);
+              samples.delete(queue);
+              events.splice(0, events.length, ...events.filter((event) => event.queue !== queue));
+              continue;
+            }
+            now += step.ms;
+            const second = Math.floor(now / 1000);
+            if (step.kind === 'add') {
+              const event = {
+                queue: `q${step.queue}`,
+                series: COUNT_SERIES[step.series]!,
+                count: step.count,
+                second,
+              };
+              rings.add(event.queue, event.series, event.count, now);
+              events.push(event);
+              samples.set(event.queue, samples.get(event.queue) ?? []);
+              continue;
+            }
+            for (let round = 0; round < step.repeat; round++) {
+              if (round > 0) now += 5000;
+              const at = Math.floor(now / 1000);
+              rings.round(now);
+              if (rounds.at(-1) !== at) rounds.push(at);
+              for (const [queue, list] of samples) {
+                const value = (step.backlog + round + queue.length) % 1_000_000;
+                rings.sample(queue, value, now);
+                const last = list.at(-1);
+                if (last?.second === at) last.value = value;
+                else list.push({ second: at, value });
+              }
+            }
+          }
+          const last = Math.floor(now / 1000);
+          const from = last - seconds + 1;
+          // The rings keep 720 rounds and 720 samples per queue: an hour at one every 5 s.
+          const kept = rounds.slice(-720);
+          for (const queues of [['q0'], ['q1', 'q3'], 'all'] as const) {
+            const covers = (queue: string): boolean =>
+              queues === 'all' || (queues as readonly string[]).includes(queue);
+            const answer = rings.answer(queues === 'all' ? 'all' : [...queues], seconds, now);
+            for (const series of COUNT_SERIES) {
+              const expected = new Array<number>(seconds).fill(0);
+              for (const event of events) {
+                if (event.series === series && covers(event.queue) && event.second >= from) {
+                  expected[event.second - from]! += event.count;
+                }
+              }
+              assert.deepEqual(answer.series[series], expected, series);
+            }
+            const backlog = new Array<number | null>(seconds).fill(null);
+            for (const round of kept.filter((second) => second >= from)) {
+              for (const [queue, list] of samples) {
+                const latest = list.slice(-720).findLast((sample) => sample.second <= round);
+                if (covers(queue) && latest)
+                  backlog[round - from] = (backlog[round - from] ?? 0) + latest.value;
+              }
+            }
+            assert.deepEqual(answer.series.backlog, backlog, 'backlog');
+          }
+        },
+      ),
+      // Shrinking runs of thousands of steps takes minutes: report the first failure as found.
+      { numRuns: 40, endOnFailure: true },
+    );
   });
 });
