@@ -9,8 +9,10 @@
  * - Responses are counted by route pattern (`/v1/queues/:queue/lease`), never the raw URL,
  *   so a client cannot mint series; requests that matched no route count as `unmatched`.
  *
- * Both hooks are callbacks doing a few map operations: measured against the same server
- * without them, no difference in throughput within the noise (docs/operations-metrics.md).
+ * Both hooks are callbacks; each route's counting hook knows its pattern, so a response costs
+ * two map lookups and an addition. Measured in a CPU profile of single-task insert, lease and
+ * ack requests over HTTP, all of the observability (these hooks, the instrumented backend,
+ * the durations) takes 1.6% of the process's CPU (docs/operations-metrics.md).
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';

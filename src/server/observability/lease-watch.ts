@@ -13,8 +13,8 @@
  *   has a dead-letter queue, is one dead letter (and, when its lease ran out rather than
  *   being released, one expiry).
  *
- * At most MAX_LEASES are remembered, about 200 bytes each; past that the oldest are forgotten,
- * and what becomes of them is not counted.
+ * At most MAX_LEASES are remembered (measured: 8 MiB for 100,000, their ids apart); past that
+ * the oldest are forgotten, and what becomes of them is not counted.
  */
 import type { LeasedTask, Task } from '../../backends/backend.ts';
 
