@@ -22,12 +22,12 @@ export function serveCommand(): Command {
     .option('--data <dir>', `data directory (env PULLQ_DATA; default ${defaults.dataDir})`)
     .option(
       '--backend <url>',
-      'store instead of --data: memory:// (nothing kept) or sqlite:///path/to/file.db',
+      'store instead of --data: memory:// (nothing kept), sqlite:///path/to/file.db, postgres://user@host:port/db[?schema=] or redis://host:port[?prefix=]',
     )
     .option('--no-auto-create', 'answer queue_not_found to inserts into unknown queues')
     .option(
       '--log-level <level>',
-      `JSON log on stdout: ${LOG_LEVELS.join(', ')} (default ${defaults.logLevel})`,
+      `log on stdout, readable on a terminal and JSON otherwise: ${LOG_LEVELS.join(', ')} (default ${defaults.logLevel})`,
     )
     .option(
       '--synchronous <mode>',
@@ -47,6 +47,14 @@ export function serveCommand(): Command {
     .option(
       '--rate-limit <n>',
       'requests per second per token, then 429 with Retry-After (env PULLQ_RATE_LIMIT; default none)',
+    )
+    .option(
+      '--metrics-port <port>',
+      'serve Prometheus /metrics on this port without a token, instead of on --port for admin tokens (env PULLQ_METRICS_PORT; 0: a free port)',
+    )
+    .option(
+      '--metrics-host <host>',
+      'interface of --metrics-port (env PULLQ_METRICS_HOST; default 127.0.0.1)',
     )
     .option(
       '--write-credentials',
