@@ -11,7 +11,7 @@
  *
  * Logs go to stdout: readable lines on a terminal (src/cli/log-lines.ts), pino JSON otherwise.
  * Prometheus metrics are at /metrics for admin tokens, or with --metrics-port on a listener of
- * their own without a token (docs/operations-metrics.md).
+ * their own without a token (docs/metrics.md).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';

@@ -12,7 +12,7 @@
  * Both hooks are callbacks; each route's counting hook knows its pattern, so a response costs
  * two map lookups and an addition. Measured in a CPU profile of single-task insert, lease and
  * ack requests over HTTP, all of the observability (these hooks, the instrumented backend,
- * the durations) takes 1.6% of the process's CPU (docs/operations-metrics.md).
+ * the durations) takes 1.6% of the process's CPU (docs/metrics.md).
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';

@@ -1,6 +1,6 @@
 /**
  * The server's observability, put together once per server by buildServer
- * (docs/operations-metrics.md): the instrumented backend every route uses, the counts and
+ * (docs/metrics.md): the instrumented backend every route uses, the counts and
  * history it feeds, the backlog sampler, the Prometheus metrics, and the routes that serve
  * them (`GET /v1/stats/history`, `GET /metrics`).
  */

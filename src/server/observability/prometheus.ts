@@ -1,6 +1,6 @@
 /**
  * The server's Prometheus metrics, on a registry of its own (never prom-client's global one,
- * so an application embedding the server keeps its metrics apart; docs/operations-metrics.md):
+ * so an application embedding the server keeps its metrics apart; docs/metrics.md):
  *
  * - pullq_queue_tasks{queue,state}: tasks by state (ready, delayed, leased, dead), read from
  *   the store's stats at scrape (./stats-cache.ts keeps an idle queue's for up to 5 s)
