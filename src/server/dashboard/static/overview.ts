@@ -83,12 +83,16 @@ export class OverviewPage implements Page {
       this.#names.replaceChildren(...queues.map((queue) => h('li', {}, queue.name)));
       return;
     }
-    const [{ queues, truncated }] = await Promise.all([
-      this.#session.api.allQueueStats(),
-      this.#charts?.refresh(),
-    ]);
-    this.#table.update(queues, truncated);
-    this.#updateTotals(queues);
+    // The table and totals are drawn as soon as the stats arrive, not after the charts' history
+    // (an hour summed over every queue), which draws on its own.
+    const charts = this.#charts?.refresh();
+    try {
+      const { queues, truncated } = await this.#session.api.allQueueStats();
+      this.#table.update(queues, truncated);
+      this.#updateTotals(queues);
+    } finally {
+      await charts;
+    }
   }
 
   dispose(): void {
