@@ -5,7 +5,7 @@
  */
 import { DEFAULT_QUEUE_CONFIG, type ItemResult, type NewTask, type Task } from '../backend.ts';
 import { idTaken, queueNotFound } from '../common.ts';
-import type { IdSource } from '../sqlite/id-source.ts';
+import type { IdSource } from '../id-source.ts';
 import type { Run } from './database.ts';
 import type { Statements } from './statements.ts';
 

@@ -14,7 +14,7 @@
  * that no other lease holds).
  */
 import type { LeaseRequest, LeasedTask } from '../backend.ts';
-import type { IdSource } from '../sqlite/id-source.ts';
+import type { IdSource } from '../id-source.ts';
 import type { Run } from './database.ts';
 import { deadLetter } from './moves.ts';
 import { payloadOf, type QueueRow, type TaskRowWithPayload } from './rows.ts';

@@ -12,7 +12,7 @@
  * schema is up to date, starting needs no more than the rights to use its tables.
  */
 import { PullqError } from '../../protocol/errors.ts';
-import { loadMigrations, type Migration } from '../sqlite/migrate.ts';
+import { loadMigrations, type Migration } from '../migration-files.ts';
 import type { Database } from './database.ts';
 
 /** The first key of pullq's advisory locks ("pulq" in ASCII); the second is the schema's hash. */

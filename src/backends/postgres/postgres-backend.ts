@@ -58,7 +58,7 @@ import {
   queueNotFound,
 } from '../common.ts';
 import { loadOptional } from '../optional-dependency.ts';
-import { IdSource } from '../sqlite/id-source.ts';
+import { IdSource } from '../id-source.ts';
 import { Database, type PostgresConnectionOptions, type Run } from './database.ts';
 import { insertTasks } from './insert.ts';
 import { leaseFast, leaseSlow } from './lease.ts';

@@ -4,7 +4,7 @@
  * are woken, on every server, once it commits). `run` is either a transaction's connection or
  * the pool (a change that is one statement).
  */
-import type { IdSource } from '../sqlite/id-source.ts';
+import type { IdSource } from '../id-source.ts';
 import type { Run } from './database.ts';
 import type { Statements } from './statements.ts';
 

@@ -6,37 +6,15 @@
  * database at once, the second waits for the write lock (busy_timeout), then reads the
  * `migrations` table the first one filled and has nothing left to do.
  */
-import { readFileSync, readdirSync } from 'node:fs';
 import type { DatabaseSync } from 'node:sqlite';
 import { PullqError } from '../../protocol/errors.ts';
+import { loadMigrations as loadMigrationFiles, type Migration } from '../migration-files.ts';
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
-
-const MIGRATION_FILE = /^(\d{4})_([a-z0-9_]+)\.sql$/;
+export type { Migration } from '../migration-files.ts';
 
 /** Reads the migration files shipped beside this module (copied to dist/ by the build). */
-export function loadMigrations(dir: URL = new URL('./migrations/', import.meta.url)): Migration[] {
-  const migrations: Migration[] = [];
-  for (const file of readdirSync(dir)) {
-    const match = MIGRATION_FILE.exec(file);
-    if (!match?.[1] || !match[2]) continue;
-    migrations.push({
-      version: Number(match[1]),
-      name: match[2],
-      sql: readFileSync(new URL(file, dir), 'utf8'),
-    });
-  }
-  migrations.sort((a, b) => a.version - b.version);
-  migrations.forEach((migration, index) => {
-    if (migration.version !== index + 1) {
-      throw new Error(`migration ${migration.version} is out of sequence (expected ${index + 1})`);
-    }
-  });
-  return migrations;
+export function loadMigrations(): Migration[] {
+  return loadMigrationFiles(new URL('./migrations/', import.meta.url));
 }
 
 /** Applies the migrations `db` lacks; returns the versions it applied (empty: up to date). */

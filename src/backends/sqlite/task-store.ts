@@ -19,7 +19,7 @@ import {
 import { idTaken, leaseLost, queueNotFound, refMatches, taskNotFound } from '../common.ts';
 import { definedOnly } from '../memory.ts';
 import { truncateNote } from '../../protocol/limits.ts';
-import { IdSource } from './id-source.ts';
+import { IdSource } from '../id-source.ts';
 import { EMPTY, toTask, type QueueRow, type TaskRow } from './rows.ts';
 import { candidateRows, type Statements } from './statements.ts';
 

@@ -1,6 +1,6 @@
 /**
  * Task ids and lease tokens in the format of common.ts `randomId()` (12 bytes, base64url: 16
- * characters), made faster for batches, which matters on the SQLite hot path:
+ * characters), made faster for batches, which matters on the hot path of the SQL backends (SQLite, PostgreSQL):
  * - randomBytes() per id costs about 2.5 µs (a quarter of a whole insert); the bytes come
  *   from a pool filled 4 KiB at a time instead (0.2 µs).
  * - A generated task id starts with the time, so new ids land at the end of the
