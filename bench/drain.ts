@@ -36,7 +36,7 @@ import { formatTable } from '../src/cli/output.ts';
 import { Progress } from '../src/cli/progress.ts';
 import { transportFor } from '../src/client/registry.ts';
 import { registerBuiltInTransports } from '../src/client/transports.ts';
-import { redactUrl } from '../src/server/serve-options.ts';
+import { withoutPassword } from '../src/client/registry.ts';
 
 const PULLQ_BIN = fileURLToPath(new URL('../bin/pullq.mjs', import.meta.url));
 const INSERT_BATCH = 100;
@@ -428,11 +428,12 @@ async function openTarget(
       token: undefined,
       timeoutMs: 30_000,
     });
-    say(`direct: no server, ${redactUrl(href)} opened in this process`);
+    say(`direct: no server, ${withoutPassword(href)} opened in this process`);
     return { backend, server: null };
   }
   const server = await startServer(dataDir, options.backend, options.cpuProfDir);
-  const store = options.backend === undefined ? `SQLite in ${dataDir}` : redactUrl(options.backend);
+  const store =
+    options.backend === undefined ? `SQLite in ${dataDir}` : withoutPassword(options.backend);
   say(`server: ${server.url} (pid ${server.child.pid ?? '?'}), ${store}`);
   return { backend: new HttpBackend({ url: server.url, token: server.token }), server };
 }

@@ -21,9 +21,9 @@ import {
   type ClientFlags,
   type ClientSettings,
 } from './client.ts';
-import { redactUrl } from '../server/serve-options.ts';
+import { withoutPassword } from '../client/registry.ts';
 import { UsageError, reportError } from './errors.ts';
-import { humanLogLine } from './log-lines.ts';
+import { humanLogLine } from '../server/log-lines.ts';
 import { note, printJson } from './output.ts';
 import { StatusLine, workerStatus } from './status-line.ts';
 
@@ -229,7 +229,7 @@ async function runWorker(self: Command, module: string, flags: WorkerFlags): Pro
     started = true;
     const prefetch = flags.prefetch ?? flags.processes * flags.concurrency;
     say(
-      `worker: queue ${flags.queue} at ${flags.url === undefined ? settings.server : redactUrl(flags.url)}: ${flags.processes} process(es) x ${flags.concurrency} concurrency, prefetch ${prefetch}, lease ${flags.leaseSeconds} s`,
+      `worker: queue ${flags.queue} at ${flags.url === undefined ? settings.server : withoutPassword(flags.url)}: ${flags.processes} process(es) x ${flags.concurrency} concurrency, prefetch ${prefetch}, lease ${flags.leaseSeconds} s`,
     );
     if (flags.metricsPort !== undefined) {
       metrics = await serveWorkerMetrics(worker, {

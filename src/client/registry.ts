@@ -54,3 +54,9 @@ export function transportFor(url: URL): Transport {
   }
   return transport;
 }
+
+/** A connection URL without its password (`postgres://user:***@host/db`), for messages and
+ * logs. */
+export function withoutPassword(url: string): string {
+  return url.replace(/^([a-z]+:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
+}

@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import { credentialsPath, type Env } from '../auth/credentials.ts';
 import { isWellFormedToken } from '../auth/tokens.ts';
+import { withoutPassword } from '../client/registry.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -139,7 +140,7 @@ export function resolveServeOptions(flags: ServeFlags, env: Env): ServeOptions {
   const backendUrl = flags.backend ?? null;
   if (backendUrl !== null && backendUrl !== 'memory://' && !isStoreUrl(backendUrl)) {
     throw new ServeConfigError(
-      `--backend must be memory://, sqlite:///path/to/file.db, postgres://user@host:port/db or redis://host:port, got ${JSON.stringify(redactUrl(backendUrl))}`,
+      `--backend must be memory://, sqlite:///path/to/file.db, postgres://user@host:port/db or redis://host:port, got ${JSON.stringify(withoutPassword(backendUrl))}`,
     );
   }
   if (backendUrl?.startsWith('sqlite://') && sqlitePath(backendUrl) === '') {
@@ -251,11 +252,6 @@ const STORE_SCHEMES = ['sqlite:', 'postgres:', 'postgresql:', 'redis:', 'rediss:
 
 function isStoreUrl(url: string): boolean {
   return STORE_SCHEMES.some((scheme) => url.toLowerCase().startsWith(`${scheme}//`));
-}
-
-/** The URL without its password, for messages and logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z]+:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
 }
 
 /** `sqlite:///abs/file.db` -> `/abs/file.db`; `sqlite://rel/file.db` -> `rel/file.db`. */

@@ -9,7 +9,7 @@
  * - second signal: force. The process exits at once; tasks leased by requests that were cut
  *   off come back when their leases run out (at-least-once), nothing acknowledged is lost.
  *
- * Logs go to stdout: readable lines on a terminal (src/cli/log-lines.ts), pino JSON otherwise.
+ * Logs go to stdout: readable lines on a terminal (src/server/log-lines.ts), pino JSON otherwise.
  * Prometheus metrics are at /metrics for admin tokens, or with --metrics-port on a listener of
  * their own without a token (docs/metrics.md).
  */
@@ -23,7 +23,8 @@ import { isTokenStore, type TokenStore } from '../auth/token-store.ts';
 import type { Backend } from '../backends/backend.ts';
 import type { PullqServer, ServerOptions } from './app.ts';
 import type { MetricsListener } from './observability/metrics-route.ts';
-import { isLoopbackHost, redactUrl, sqlitePath, type ServeOptions } from './serve-options.ts';
+import { isLoopbackHost, sqlitePath, type ServeOptions } from './serve-options.ts';
+import { withoutPassword } from '../client/registry.ts';
 
 export {
   DEFAULT_SERVE_OPTIONS,
@@ -65,7 +66,7 @@ export async function openStore(options: ServeOptions): Promise<OpenedStore> {
       token: undefined,
       timeoutMs: 30_000,
     });
-    return { backend, description: redactUrl(options.backendUrl) };
+    return { backend, description: withoutPassword(options.backendUrl) };
   }
   const path = resolve(
     options.backendUrl === null
@@ -264,7 +265,7 @@ export async function logDestination(stdout: {
 }): Promise<DestinationStream | undefined> {
   if (stdout.isTTY !== true) return undefined;
   // Loaded only on a terminal; it is the CLI's, shared with `pullq worker`.
-  const { humanLogLine } = await import('../cli/log-lines.ts');
+  const { humanLogLine } = await import('./log-lines.ts');
   return {
     write(chunk: string): void {
       for (const line of chunk.split('\n'))

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { humanLogLine } from '../../src/cli/log-lines.ts';
+import { humanLogLine } from '../../src/server/log-lines.ts';
 import { StatusLine, workerStatus } from '../../src/cli/status-line.ts';
 import type { WorkerStats } from '../../src/worker/worker-events.ts';
 
