@@ -19,9 +19,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import type { TokenStore } from '../../src/auth/token-store.ts';
-import { hashToken } from '../../src/auth/tokens.ts';
-import type { Backend, ItemResult } from '../../src/backends/backend.ts';
 import { Database } from '../../src/backends/postgres/database.ts';
 import {
   migrate as migratePostgres,
@@ -32,26 +29,15 @@ import { loadMigrations, migrate as migrateSqlite } from '../../src/backends/sql
 import { SqliteBackend } from '../../src/backends/sqlite/sqlite-backend.ts';
 import { isPullqError } from '../../src/protocol/errors.ts';
 import { ManualClock } from '../../src/testing/index.ts';
-import {
-  LEASE_TOKENS,
-  writeFixture,
-  type Fixture,
-  type SqlWriter,
-} from './fixtures/upgrade/old-schema.ts';
+import { checkUpgraded } from './fixtures/upgrade/check-upgraded.ts';
+import { writeFixture, type Fixture, type SqlWriter } from './fixtures/upgrade/old-schema.ts';
 import { bearer, startServe } from './serve-process.ts';
 
 const PG_URL = process.env['PULLQ_TEST_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const RUN = `pq_upgrade_${process.pid}_${Date.now().toString(36)}`;
-const decoder = new TextDecoder();
-const encoder = new TextEncoder();
 
 /** 1 .. the newest version: the tasks table exists from version 1 on. */
 const versions = (newest: number): number[] => Array.from({ length: newest }, (_, i) => i + 1);
-
-function errorCode<T>(result: ItemResult<T> | undefined): string {
-  assert.ok(result, 'no result');
-  return result.ok ? 'ok' : result.error.code;
-}
 
 // ---- SQLite: a file brought to a version by the runner, written with plain SQL ----
 
@@ -85,126 +71,6 @@ function sqliteVersions(path: string): number[] {
   } finally {
     db.close();
   }
-}
-
-// ---- What the current backend must find in an upgraded store ----
-
-async function checkUpgraded(
-  backend: Backend & TokenStore,
-  data: Fixture,
-  clock: ManualClock,
-): Promise<void> {
-  const now = clock.now();
-  const queues = await backend.listQueues();
-  assert.deepEqual(
-    queues.toSorted((a, b) => a.name.localeCompare(b.name)),
-    data.queues.toSorted((a, b) => a.name.localeCompare(b.name)),
-  );
-  for (const want of data.tasks) {
-    const task = await backend.get(want.queue, want.id);
-    assert.ok(task, `${want.queue}/${want.id} is missing`);
-    assert.deepEqual(
-      { ...task, payload: decoder.decode(task.payload) },
-      {
-        queue: want.queue,
-        id: want.id,
-        payload: want.payload,
-        tag: want.tag,
-        enqueuedAt: want.enqueuedAt,
-        eta: want.eta,
-        attempts: want.attempts,
-        state: want.state,
-        lastError: want.lastError,
-        deadLetteredFrom: want.deadLetteredFrom,
-      },
-    );
-  }
-  for (const { name } of data.queues) {
-    const page = await backend.list(name, { limit: 100 });
-    const ids = data.tasks.filter((task) => task.queue === name).map((task) => task.id);
-    assert.deepEqual(
-      page.tasks.map((task) => task.id),
-      ids,
-      `${name} lists in insertion order`,
-    );
-    assert.deepEqual(await backend.stats(name), data.stats[name], `stats of ${name}`);
-  }
-
-  // Tokens: the stored one still authenticates; a table the upgrade made takes new ones.
-  if (data.token !== null) {
-    const record = await backend.findTokenByHash(hashToken(data.token.secret));
-    assert.equal(record?.name, data.token.name);
-    assert.deepEqual(record.roles, ['producer', 'consumer']);
-    assert.equal(record.queuePattern, data.token.queuePattern);
-  } else {
-    assert.equal(await backend.countTokens(), 0);
-  }
-  await backend.createToken({
-    name: 'made-after-upgrade',
-    tokenHash: hashToken('pq_made-after-upgrade-token'),
-    roles: ['admin'],
-    queuePattern: '*',
-    createdAt: now,
-    expiresAt: null,
-  });
-  assert.equal(await backend.countTokens(), data.token === null ? 1 : 2);
-
-  // Leases written under the old schema are honoured: the right token acks and extends, a
-  // wrong one gets lease_lost.
-  const [wrong] = await backend.ack('alpha', [{ id: 'a-leased', token: 'notTheLeaseToken' }]);
-  assert.equal(errorCode(wrong), 'lease_lost');
-  const [extended] = await backend.extend(
-    'beta',
-    [{ id: 'b-leased', token: LEASE_TOKENS.beta }],
-    60,
-  );
-  assert.ok(extended?.ok, 'extend with the old token');
-  assert.equal(extended.value.eta, now + 60_000);
-  const [acked] = await backend.ack('alpha', [{ id: 'a-leased', token: LEASE_TOKENS.alpha }]);
-  assert.equal(errorCode(acked), 'ok');
-  assert.equal(await backend.get('alpha', 'a-leased'), null);
-
-  // Lease order is ETA then seq; delayed tasks stay out; a paused queue leases nothing.
-  const leased = await backend.lease('alpha', { max: 10, leaseSeconds: 30 });
-  assert.deepEqual(
-    leased.map((task) => [task.id, task.attempts]),
-    [
-      ['a-ready', 1],
-      ['a-tagged', 1],
-      ['a-retried', 3],
-      ['order-42', 1],
-    ],
-  );
-  assert.deepEqual(await backend.lease('gamma', { max: 10, leaseSeconds: 30 }), []);
-
-  // Tombstones and caller-named tasks keep refusing their ids.
-  const named = leased.find((task) => task.id === 'order-42');
-  assert.ok(named);
-  assert.equal(
-    errorCode((await backend.ack('alpha', [{ id: named.id, token: named.leaseToken }]))[0]),
-    'ok',
-  );
-  const again = await backend.insert('alpha', [
-    { id: 'order-42', payload: encoder.encode('again') },
-    { id: data.tombstonedId.id, payload: encoder.encode('again') },
-    { id: data.expiredTombstoneId.id, payload: encoder.encode('again') },
-    { payload: encoder.encode('new after the upgrade') },
-  ]);
-  assert.deepEqual(again.map(errorCode), ['already_exists', 'already_exists', 'ok', 'ok']);
-
-  // New tasks come after the old ones in insertion order (the seq goes on, never reused).
-  const page = await backend.list('alpha', { limit: 100 });
-  const newId = again[3]?.ok ? again[3].value.id : '';
-  assert.deepEqual(page.tasks.map((task) => task.id).slice(-2), [
-    data.expiredTombstoneId.id,
-    newId,
-  ]);
-
-  // The dead task redrives; the dead letter in beta-dead goes back to beta.
-  assert.equal(await backend.redrive('beta'), 1);
-  assert.equal((await backend.get('beta', 'b-dead'))?.state, 'ready');
-  assert.equal(await backend.redrive('beta-dead'), 1);
-  assert.equal((await backend.get('beta', 'b-moved'))?.state, 'ready');
 }
 
 describe('upgrade: a SQLite file of an older schema opens under the current code', () => {
