@@ -2,7 +2,7 @@
  * What a put sends: the body in its envelope, the task's name, tag and ETA.
  */
 import type { NewTask } from '../backends/backend.ts';
-import { randomId } from '../backends/common.ts';
+import { IdSource } from '../backends/id-source.ts';
 import { PullqError } from '../protocol/errors.ts';
 import { LIMITS, checkNumber } from '../protocol/limits.ts';
 import { encodeEnvelope, type Headers } from './envelope.ts';
@@ -22,6 +22,8 @@ export interface PutOptions {
 }
 
 export type PutResult = { ok: true; id: string } | { ok: false; error: PullqError };
+
+const ids = new IdSource();
 
 /** The task a put inserts; throws (before anything is sent) when the body cannot be encoded. */
 export function newTask<T>(
@@ -48,10 +50,14 @@ export function newTask<T>(
     eta = now + Math.round(item.delaySeconds * 1000);
   }
   // The client names every task, so that a retried insert whose first try did land is
-  // recognised (already_exists with our own payload) instead of inserting a duplicate.
+  // recognised (already_exists with our own payload) instead of inserting a duplicate. The
+  // names start with the time, as the servers' own do: with 96 random bits instead, each
+  // batch of acks touched about a page of the (queue, id) index and of the tombstones per
+  // task, and draining 30,000 tasks from SQLite (lease 50, ack 50) wrote 250,517 WAL pages
+  // and took 1,977 ms of CPU, against 57,145 pages and 652 ms with ordered names.
   return {
     payload,
-    id: item.name ?? randomId(),
+    id: item.name ?? ids.taskId(now),
     ...(item.tag === undefined ? {} : { tag: item.tag }),
     ...(eta === undefined ? {} : { eta }),
   };

@@ -11,7 +11,7 @@
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { decodeEnvelope } from '../client/envelope.ts';
-import type { Handler, HandlerContext, WorkerMessage } from './context.ts';
+import type { Handler, HandlerContext, WorkerLogger, WorkerMessage } from './context.ts';
 import { isPermanentError, retryAfterMs } from './errors.ts';
 import {
   CHILD_CONFIG_ENV,
@@ -41,6 +41,25 @@ function send(message: FromChild): Promise<void> {
     if (process.send === undefined || !process.connected) return resolve();
     process.send(message, undefined, {}, () => resolve());
   });
+}
+
+/** Keys whose handlers resolved in this turn of the event loop, sent together by `flushDone`. */
+let doneKeys: number[] = [];
+let doneSent: Promise<void> | null = null;
+
+/** Resolves once the key has been handed to the IPC channel, in one `done` with every other
+ * key finished in the same turn. */
+function reportDone(key: number): Promise<void> {
+  doneKeys.push(key);
+  doneSent ??= new Promise((resolve) =>
+    setImmediate(() => {
+      const keys = doneKeys;
+      doneKeys = [];
+      doneSent = null;
+      void send({ type: 'done', keys }).then(resolve);
+    }),
+  );
+  return doneSent;
 }
 
 interface Handlers {
@@ -107,10 +126,10 @@ async function run(
   const controller = new AbortController();
   const entry: Running = { controller, reported: false };
   running.set(key, entry);
-  const report = async (message: FromChild): Promise<void> => {
+  const report = async (message: FromChild | 'done'): Promise<void> => {
     if (entry.reported) return;
     entry.reported = true;
-    await send(message);
+    await (message === 'done' ? reportDone(key) : send(message));
     exitIfDrained();
   };
   let timer: NodeJS.Timeout | undefined;
@@ -155,16 +174,20 @@ async function run(
         void report({ type: 'failed', key, failure: failureOf(error, true) });
       }, limit * 1000);
     }
+    let taskLogger: WorkerLogger | undefined;
     const ctx: HandlerContext = {
       signal: controller.signal,
       attempt: task.attempts,
       extendLease: async (seconds) => extendLease(key, seconds),
-      logger: logger.child({ task: task.id, attempt: task.attempts }),
+      // Made on first use: a pino child per task costs more than a no-op handler.
+      get logger() {
+        return (taskLogger ??= logger.child({ task: task.id, attempt: task.attempts }));
+      },
       message,
     };
     if (named !== undefined) await named.run(message.body, ctx);
     else await (handlers.fallback as Handler)(message, ctx);
-    await report({ type: 'done', key });
+    await report('done');
   } catch (error) {
     await report({ type: 'failed', key, failure: failureOf(error, false) });
   } finally {
@@ -177,7 +200,10 @@ async function run(
 /** A draining child exits once every attempt is reported: a handler that ignored its timeout's
  * signal keeps no process alive. */
 function exitIfDrained(): void {
-  if (draining && [...running.values()].every((entry) => entry.reported)) process.exit(0);
+  if (!draining || ![...running.values()].every((entry) => entry.reported)) return;
+  // A `done` still waiting for its turn goes out first: its tasks must be acked, not redone.
+  if (doneSent === null) process.exit(0);
+  else void doneSent.then(() => process.exit(0));
 }
 
 function extendLease(key: number, seconds: number): Promise<void> {
@@ -205,7 +231,9 @@ async function main(): Promise<void> {
   process.on('message', (message: ToChild) => {
     switch (message.type) {
       case 'run':
-        void run(handlers, message.key, message.task, message.timeoutSeconds);
+        for (const { key, task } of message.runs) {
+          void run(handlers, key, task, message.timeoutSeconds);
+        }
         break;
       case 'abort':
         running.get(message.key)?.controller.abort(new Error(message.reason));

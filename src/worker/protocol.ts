@@ -29,9 +29,19 @@ export interface FailureReport {
   timedOut: boolean;
 }
 
+/** One delivery handed to a child. */
+export interface Run {
+  key: number;
+  task: TaskForChild;
+}
+
+/** Deliveries and finished keys travel in batches: each IPC message costs a serialization, a
+ * write and a read whatever its size, so the supervisor sends every task one dispatch round
+ * gives a child in one message, and a child reports every handler that finished in the same
+ * turn of its event loop in one `done`. */
 export type ToChild =
-  /** Run this task in a free slot. */
-  | { type: 'run'; key: number; task: TaskForChild; timeoutSeconds: number | null }
+  /** Run these tasks, each in a free slot. */
+  | { type: 'run'; runs: Run[]; timeoutSeconds: number | null }
   /** Abort the handler's signal (forced shutdown); the supervisor has released the task. */
   | { type: 'abort'; key: number; reason: string }
   /** Take no more work; exit 0 once every running handler has finished. */
@@ -44,7 +54,8 @@ export type FromChild =
   | { type: 'ready'; pid: number }
   /** The module could not be loaded (the child exits 1 after this). */
   | { type: 'load-failed'; message: string }
-  | { type: 'done'; key: number }
+  /** These deliveries' handlers resolved. */
+  | { type: 'done'; keys: number[] }
   | { type: 'failed'; key: number; failure: FailureReport }
   /** ctx.extendLease(seconds) from a handler. */
   | { type: 'extend'; key: number; requestId: number; seconds: number };

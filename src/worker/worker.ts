@@ -23,7 +23,7 @@ import { LeaseKeeper, type Held } from './lease-keeper.ts';
 import { outcomeOf } from './policy.ts';
 import { workerQueueInfo } from './queue-info.ts';
 import { ChildPool, type ChildHandle } from './pool.ts';
-import type { FromChild } from './protocol.ts';
+import type { FromChild, Run } from './protocol.ts';
 import { Settler } from './settler.ts';
 import type { StopReport, WorkerEvents, WorkerStats } from './worker-events.ts';
 import {
@@ -229,31 +229,51 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #dispatch(): void {
     const pool = this.#pool;
     if (pool === undefined) return;
+    const batches = new Map<ChildHandle, Run[]>();
+    const now = performance.now();
     while (this.#buffer.length > 0) {
       const child = pool.freest();
       if (child === null) break;
       const held = this.#buffer.shift() as Held;
       held.child = child;
-      held.sentAt = performance.now();
+      held.sentAt = now;
       child.running.add(held.key);
       this.#running.set(held.key, held);
       const { id, queue, payload, tag, attempts, enqueuedAt } = held.task;
-      pool.send(child, {
-        type: 'run',
-        key: held.key,
-        task: { id, queue, payload, tag, attempts, enqueuedAt },
-        timeoutSeconds: this.#options.timeoutSeconds,
-      });
+      const task = { id, queue, payload, tag, attempts, enqueuedAt };
+      const runs = batches.get(child);
+      if (runs === undefined) batches.set(child, [{ key: held.key, task }]);
+      else runs.push({ key: held.key, task });
+    }
+    for (const [child, runs] of batches) {
+      pool.send(child, { type: 'run', runs, timeoutSeconds: this.#options.timeoutSeconds });
     }
     if (this.#buffer.length <= this.#options.prefetch / 2) this.#wake?.();
   }
 
   /** The task left its child: its slot is free. */
   #finish(held: Held): void {
-    this.#running.delete(held.key);
-    held.child?.running.delete(held.key);
+    this.#free(held);
     this.#dispatch();
     this.#wake?.();
+  }
+
+  #free(held: Held): void {
+    this.#running.delete(held.key);
+    held.child?.running.delete(held.key);
+  }
+
+  /** The handler resolved: ack. The caller dispatches into the freed slots. */
+  #done(child: ChildHandle, key: number): void {
+    const held = this.#running.get(key);
+    if (held === undefined) return; // released already (forced stop, lost child)
+    this.#free(held);
+    const { id, attempts } = held.task;
+    this.#counts.processed += 1;
+    const durationMs = performance.now() - held.sentAt;
+    void this.#settler.ack({ id, token: held.task.leaseToken }).then((acked) => {
+      this.emit('processed', { id, attempts, pid: child.pid, acked, durationMs });
+    });
   }
 
   #onMessage(child: ChildHandle, message: FromChild): void {
@@ -261,20 +281,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
       void this.#extendFor(child, message.key, message.requestId, message.seconds);
       return;
     }
-    if (message.type !== 'done' && message.type !== 'failed') return;
+    if (message.type === 'done') {
+      for (const key of message.keys) this.#done(child, key);
+      this.#dispatch();
+      this.#wake?.();
+      return;
+    }
+    if (message.type !== 'failed') return;
     const held = this.#running.get(message.key);
     if (held === undefined) return; // released already (forced stop, lost child)
     this.#finish(held);
     const { id, attempts } = held.task;
     const ref = { id, token: held.task.leaseToken };
     const durationMs = performance.now() - held.sentAt;
-    if (message.type === 'done') {
-      this.#counts.processed += 1;
-      void this.#settler.ack(ref).then((acked) => {
-        this.emit('processed', { id, attempts, pid: child.pid, acked, durationMs });
-      });
-      return;
-    }
     const { failure } = message;
     this.#counts.failed += 1;
     this.emit('failed', { id, attempts, pid: child.pid, error: failure.message, durationMs });
