@@ -30,6 +30,9 @@ export interface ContenderInfo {
   /** Names of already-running system processes whose CPU the run is charged for
    * (`redis-server`, `postgres`), found by name under /proc. */
   brokerProcesses: string[];
+  /** Tasks each consumer process runs at once when its fast settings call for a number
+   * other than the harness's 100 (the value passed as `ConsumerOptions.concurrency`). */
+  concurrency?: number;
 }
 
 export interface PrepareOptions {
@@ -56,7 +59,10 @@ export interface Producer {
 
 export interface ConsumerOptions {
   /** Run for each task, once per delivery; the consumer acks (completes) it when the
-   * returned promise resolves. */
+   * returned promise resolves. It records the delivery (bench/harness/recorder.ts). A
+   * contender whose handlers run in processes of their own (pullq's Worker forks children)
+   * cannot pass this function there: its handler module records with
+   * `recorderFromEnvironment()` instead, which those processes inherit. */
   handler: (task: TaskBody) => void | Promise<void>;
   /** Tasks run at once in this process (the system's concurrency setting). */
   concurrency: number;
