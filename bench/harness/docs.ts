@@ -35,8 +35,10 @@ Producers and consumers are processes of their own. Enqueue: tasks/s over the pr
 Drain: the tasks are preloaded, then 1 or 2 consumer processes (concurrency 100 each unless a
 contender's settings say otherwise) drain them; the rate runs from the first handler start to
 the last, so consumer start-up is left out. Pickup: one task at a time into an idle consumer,
-10 to 30 ms apart, latency from before the enqueue call to the handler's start (10 warm-up
-pickups not counted). Load: an open loop at 50% and 80% of each contender's own best drain
+10 to 30 ms after the previous one started, latency from before the enqueue call to the
+handler's start (10 warm-up pickups not counted; a run stops after 120 s with the pickups it
+has). A consumer that polls is thus caught early in its polling cycle, so its figure is near
+the poll interval, its worst case. Load: an open loop at 50% and 80% of each contender's own best drain
 rate measured in the same invocation, sending what is due every 5 ms, latency from each
 task's scheduled send time. CPU: utime + stime from /proc of every process involved (producer,
 consumers and their children, pullq's server, and the broker: \`redis-server\` or every

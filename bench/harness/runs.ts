@@ -252,8 +252,8 @@ async function runPickup(
   label: string,
   track: (counts: DeliveryCounts) => DeliveryCounts,
 ): Promise<Measured> {
-  const total = WARMUP_PICKUPS + cell.pickups;
-  const counts = track(new DeliveryCounts(total));
+  let total = WARMUP_PICKUPS + cell.pickups;
+  let counts = track(new DeliveryCounts(total));
   await session.consumers(1, concurrency);
   const producer = await session.producer();
   await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
@@ -262,6 +262,16 @@ async function runPickup(
   const before = session.meter.sample();
   try {
     for (let id = 0; id < total; id += 1) {
+      if (id > WARMUP_PICKUPS && performance.now() - started > cell.maxSeconds * 1000) {
+        say(`${label}: stopped after ${cell.maxSeconds} s with ${id - WARMUP_PICKUPS} pickups`);
+        total = id;
+        // The check covers what was sent: counted again from the records read so far.
+        const sent = track(new DeliveryCounts(total));
+        for (let index = 0; index < session.reader.length; index += 1)
+          sent.add(session.reader.id(index));
+        counts = sent;
+        break;
+      }
       await producer.request({ type: 'put', id }, 'put-done');
       await session.follow(counts, { until: () => counts.has(id), stallMs: STALL_MS, pollMs: 1 });
       progress.add(1);

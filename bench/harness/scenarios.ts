@@ -23,7 +23,16 @@ export type Cell =
       tasks: number;
       consumers: number;
     }
-  | { kind: 'pickup'; name: string; scenario: ScenarioName; label: string; pickups: number }
+  | {
+      kind: 'pickup';
+      name: string;
+      scenario: ScenarioName;
+      label: string;
+      pickups: number;
+      /** A run stops sending after this long, with the pickups it has: a consumer that polls
+       * every 2 s (pg-boss's default) would otherwise take 35 minutes for 1,000. */
+      maxSeconds: number;
+    }
   | {
       kind: 'load';
       name: string;
@@ -99,6 +108,7 @@ export function cellsOf(scenario: ScenarioName, options: BenchOptions): Cell[] {
           scenario,
           label: 'idle pickup, one task at a time',
           pickups: options.pickups,
+          maxSeconds: options.quick ? 30 : 120,
         },
       ];
     case 'load':
