@@ -12,6 +12,12 @@
  *   but the last few may be lost if the machine loses power; `FULL` fsyncs the WAL on every
  *   commit and also survives power loss, at a cost per commit of one fsync.
  * - `busyTimeoutMs`: how long a write waits for another connection's lock (default 5000).
+ * - `requireWritable`: fail at once on a file that cannot be written (default: true for a
+ *   plain path, false for a `file:` URI).
+ *
+ * Disk faults (./connection.ts): a full, read-only or failing disk makes the verbs it stops
+ * fail with `unavailable` (503, retryable) saying which; nothing answered as done is lost,
+ * and the backend works again once the disk does, without being opened again by its user.
  *
  * Locking: every verb is one transaction. Writers take the write lock up front
  * (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes can fail at once
@@ -28,7 +34,6 @@
  * ends of the indexes. So the default 2 MiB page cache is enough: 64 MiB measured no
  * different, even with 300,000 tasks queued.
  */
-import type { DatabaseSync } from 'node:sqlite';
 import type { TokenStore } from '../../auth/token-store.ts';
 import type { TokenRecord } from '../../auth/tokens.ts';
 import { PullqError } from '../../protocol/errors.ts';
@@ -68,12 +73,11 @@ import {
 } from '../common.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { definedOnly } from '../memory.ts';
-import { openDatabase, type SqliteBackendOptions } from './open-database.ts';
+import { SqliteConnection, type Handles } from './connection.ts';
+import type { SqliteBackendOptions } from './open-database.ts';
 import { EMPTY, toInfo, toTask, type QueueRow, type TaskRowWithPayload } from './rows.ts';
-import { sqliteError } from './sqlite-error.ts';
-import { Statements } from './statements.ts';
-import { TaskStore } from './task-store.ts';
-import { TokenTable } from './token-table.ts';
+import type { Statements } from './statements.ts';
+import type { TaskStore } from './task-store.ts';
 
 export type { SqliteBackendOptions };
 
@@ -97,23 +101,15 @@ const TOMBSTONE_PRUNE_LIMIT = 5000;
 
 export class SqliteBackend implements Backend, TokenStore {
   readonly capabilities = ALL_CAPABILITIES;
-  readonly #path: string;
   readonly #clock: Clock;
-  readonly #db: DatabaseSync;
-  readonly #sql: Statements;
-  readonly #store: TaskStore;
-  readonly #tokens: TokenTable;
+  readonly #connection: SqliteConnection;
   readonly #wakeups = new Wakeups();
   #tombstonesPrunedAt = -Infinity;
   #closed = false;
 
   constructor(options: SqliteBackendOptions) {
-    this.#path = options.path;
     this.#clock = options.clock ?? systemClock;
-    this.#db = openDatabase(options, this.#clock.now());
-    this.#sql = new Statements(this.#db);
-    this.#store = new TaskStore(this.#sql);
-    this.#tokens = new TokenTable(this.#db, this.#path);
+    this.#connection = new SqliteConnection(options, this.#clock);
   }
 
   async insert(
@@ -191,9 +187,9 @@ export class SqliteBackend implements Backend, TokenStore {
   async get(queue: string, id: string): Promise<Task | null> {
     this.#open();
     checkQueueName(queue);
-    return this.#read((store) => {
+    return this.#read(({ store, sql }) => {
       store.need(queue);
-      const row = this.#sql.taskGetWithPayload.get(queue, id) as TaskRowWithPayload | undefined;
+      const row = sql.taskGetWithPayload.get(queue, id) as TaskRowWithPayload | undefined;
       return row ? toTask(queue, row, this.#clock.now(), row.payload) : null;
     });
   }
@@ -201,7 +197,7 @@ export class SqliteBackend implements Backend, TokenStore {
   async list(queue: string, request: ListRequest): Promise<TaskPage> {
     this.#open();
     checkList(queue, request);
-    return this.#read((store) => {
+    return this.#read(({ store, sql }) => {
       store.need(queue);
       const now = this.#clock.now();
       const after = request.cursor === undefined ? 0 : decodeCursor(request.cursor);
@@ -210,7 +206,7 @@ export class SqliteBackend implements Backend, TokenStore {
       if (request.state !== undefined && request.state !== 'dead') params.push(now);
       if (request.tag !== undefined) params.push(request.tag);
       params.push(request.limit + 1);
-      const rows = this.#sql
+      const rows = sql
         .list(request.state, request.tag !== undefined, withPayload)
         .all(...params) as unknown as TaskRowWithPayload[];
       const page = rows.slice(0, request.limit);
@@ -225,8 +221,7 @@ export class SqliteBackend implements Backend, TokenStore {
   async stats(queue: string): Promise<QueueStats> {
     this.#open();
     checkQueueName(queue);
-    return this.#read((store) => {
-      const sql = this.#sql;
+    return this.#read(({ store, sql }) => {
       store.need(queue);
       const now = this.#clock.now();
       const ready = sql.statsReady.get(queue, now) as { n: number; oldest: number | null };
@@ -272,7 +267,7 @@ export class SqliteBackend implements Backend, TokenStore {
   async getQueue(name: string): Promise<QueueInfo | null> {
     this.#open();
     checkQueueName(name);
-    return this.#read((store) => {
+    return this.#read(({ store }) => {
       const row = store.queue(name);
       return row ? toInfo(row) : null;
     });
@@ -282,9 +277,9 @@ export class SqliteBackend implements Backend, TokenStore {
     this.#open();
     checkQueueName(name);
     checkQueueConfig(patch, name);
-    return this.#write(null, (store) => {
+    return this.#write(null, (store, sql) => {
       const info = { ...toInfo(store.need(name)), ...definedOnly(patch) };
-      this.#sql.queueUpdate.run(
+      sql.queueUpdate.run(
         info.maxLeases,
         info.deadLetterQueue,
         info.dedupWindowSeconds,
@@ -307,15 +302,15 @@ export class SqliteBackend implements Backend, TokenStore {
 
   async listQueues(): Promise<QueueInfo[]> {
     this.#open();
-    return this.#read(() => (this.#sql.queueList.all() as unknown as QueueRow[]).map(toInfo));
+    return this.#read(({ sql }) => (sql.queueList.all() as unknown as QueueRow[]).map(toInfo));
   }
 
   async purgeQueue(name: string): Promise<number> {
     this.#open();
     checkQueueName(name);
-    return this.#write(null, (store) => {
+    return this.#write(null, (store, sql) => {
       store.need(name);
-      return Number(this.#sql.purgeTasks.run(name).changes);
+      return Number(sql.purgeTasks.run(name).changes);
     });
   }
 
@@ -323,34 +318,34 @@ export class SqliteBackend implements Backend, TokenStore {
     if (this.#closed) return;
     this.#closed = true;
     this.#wakeups.wakeAll();
-    this.#db.close();
+    this.#connection.close();
   }
 
   // ---- TokenStore (src/auth/token-store.ts), in ./token-table.ts ----
 
   async createToken(record: TokenRecord): Promise<void> {
     this.#open();
-    return this.#tokens.createToken(record);
+    this.#connection.run('write', ({ tokens }) => tokens.createToken(record));
   }
 
   async findTokenByHash(tokenHash: string): Promise<TokenRecord | null> {
     this.#open();
-    return this.#tokens.findTokenByHash(tokenHash);
+    return this.#connection.run('read', ({ tokens }) => tokens.findTokenByHash(tokenHash));
   }
 
   async listTokens(): Promise<TokenRecord[]> {
     this.#open();
-    return this.#tokens.listTokens();
+    return this.#connection.run('read', ({ tokens }) => tokens.listTokens());
   }
 
   async revokeToken(name: string): Promise<boolean> {
     this.#open();
-    return this.#tokens.revokeToken(name);
+    return this.#connection.run('write', ({ tokens }) => tokens.revokeToken(name));
   }
 
   async countTokens(): Promise<number> {
     this.#open();
-    return this.#tokens.countTokens();
+    return this.#connection.run('read', ({ tokens }) => tokens.countTokens());
   }
 
   #open(): void {
@@ -358,55 +353,32 @@ export class SqliteBackend implements Backend, TokenStore {
   }
 
   /**
-   * Runs `change` in one write transaction. Wakes the long-polls of the queues it touched
-   * once the change is committed (and visible to them). `now`: the verb's time, for pruning
-   * (null: the verb reads no clock, and prunes nothing).
+   * Runs `change` in one write transaction (./connection.ts). Wakes the long-polls of the
+   * queues it touched once the change is committed (and visible to them). `now`: the verb's
+   * time, for pruning (null: the verb reads no clock, and prunes nothing).
    */
-  #write<T>(now: number | null, change: (store: TaskStore) => T): T {
-    const db = this.#db;
-    const touched = this.#store.touched;
-    touched.clear();
-    let result: T;
-    try {
-      db.exec('BEGIN IMMEDIATE');
-      try {
-        result = change(this.#store);
-        if (now !== null) this.#maybePruneTombstones(now);
-        db.exec('COMMIT');
-      } catch (error) {
-        if (db.isTransaction) db.exec('ROLLBACK');
-        throw error;
-      }
-    } catch (error) {
-      touched.clear();
-      throw sqliteError(error, this.#path);
-    }
+  #write<T>(now: number | null, change: (store: TaskStore, sql: Statements) => T): T {
+    let touched: string[] = [];
+    const result = this.#connection.transaction('write', ({ store, sql }) => {
+      store.touched.clear();
+      const changed = change(store, sql);
+      if (now !== null) this.#maybePruneTombstones(sql, now);
+      touched = [...store.touched];
+      store.touched.clear();
+      return changed;
+    });
     for (const queue of touched) this.#wakeups.notify(queue);
-    touched.clear();
     return result;
   }
 
   /** Runs `look` in one read transaction: its statements see one snapshot. */
-  #read<T>(look: (store: TaskStore) => T): T {
-    const db = this.#db;
-    try {
-      db.exec('BEGIN');
-      try {
-        const result = look(this.#store);
-        db.exec('COMMIT');
-        return result;
-      } catch (error) {
-        if (db.isTransaction) db.exec('ROLLBACK');
-        throw error;
-      }
-    } catch (error) {
-      throw sqliteError(error, this.#path);
-    }
+  #read<T>(look: (handles: Handles) => T): T {
+    return this.#connection.transaction('read', look);
   }
 
-  #maybePruneTombstones(now: number): void {
+  #maybePruneTombstones(sql: Statements, now: number): void {
     if (now - this.#tombstonesPrunedAt < PRUNE_TOMBSTONES_EVERY_MS) return;
-    this.#sql.pruneTombstones.run(now, TOMBSTONE_PRUNE_LIMIT);
+    sql.pruneTombstones.run(now, TOMBSTONE_PRUNE_LIMIT);
     this.#tombstonesPrunedAt = now;
   }
 }

@@ -1,10 +1,13 @@
 /**
- * The SQLite TokenStore: the `tokens` table (0002_tokens.sql). A token is looked up on every
- * authenticated request (the server caches what it verified for about a second), by the
- * UNIQUE index on token_hash: one index probe, a few microseconds.
+ * The `tokens` table (0002_tokens.sql) behind the SQLite backend's TokenStore verbs. A token
+ * is looked up on every authenticated request (the server caches what it verified for about
+ * a second), by the UNIQUE index on token_hash: one index probe, a few microseconds.
+ *
+ * Synchronous, and SQLite's errors pass through: the backend runs these on its current
+ * connection (./connection.ts), which turns them into the catalog and reopens the file after
+ * a disk fault.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import type { TokenStore } from '../../auth/token-store.ts';
 import {
   checkTokenRecord,
   normalizeRoles,
@@ -12,7 +15,6 @@ import {
   tokenNameTaken,
   type TokenRecord,
 } from '../../auth/tokens.ts';
-import { sqliteError } from './sqlite-error.ts';
 
 interface TokenRow {
   name: string;
@@ -25,9 +27,8 @@ interface TokenRow {
 
 const COLUMNS = 'name, token_hash, roles, queue_pattern, created_at, expires_at';
 
-export class TokenTable implements TokenStore {
+export class TokenTable {
   readonly #db: DatabaseSync;
-  readonly #path: string;
   readonly #byName: StatementSync;
   readonly #byHash: StatementSync;
   readonly #insert: StatementSync;
@@ -35,9 +36,8 @@ export class TokenTable implements TokenStore {
   readonly #delete: StatementSync;
   readonly #count: StatementSync;
 
-  constructor(db: DatabaseSync, path: string) {
+  constructor(db: DatabaseSync) {
     this.#db = db;
-    this.#path = path;
     this.#byName = db.prepare('SELECT 1 FROM tokens WHERE name = ?');
     this.#byHash = db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE token_hash = ?`);
     this.#insert = db.prepare(`INSERT INTO tokens (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`);
@@ -46,54 +46,49 @@ export class TokenTable implements TokenStore {
     this.#count = db.prepare('SELECT count(*) AS n FROM tokens');
   }
 
-  async createToken(record: TokenRecord): Promise<void> {
+  createToken(record: TokenRecord): void {
     checkTokenRecord(record);
     // BEGIN IMMEDIATE: the two checks and the insert see no other writer in between, so a
     // taken name is refused with already_exists rather than a constraint error.
-    this.#run(() => {
-      this.#db.exec('BEGIN IMMEDIATE');
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      if (this.#byName.get(record.name)) throw tokenNameTaken(record.name);
+      if (this.#byHash.get(record.tokenHash)) throw tokenHashTaken();
+      this.#insert.run(
+        record.name,
+        record.tokenHash,
+        record.roles.join(','),
+        record.queuePattern,
+        record.createdAt,
+        record.expiresAt,
+      );
+      this.#db.exec('COMMIT');
+    } catch (error) {
       try {
-        if (this.#byName.get(record.name)) throw tokenNameTaken(record.name);
-        if (this.#byHash.get(record.tokenHash)) throw tokenHashTaken();
-        this.#insert.run(
-          record.name,
-          record.tokenHash,
-          record.roles.join(','),
-          record.queuePattern,
-          record.createdAt,
-          record.expiresAt,
-        );
-        this.#db.exec('COMMIT');
-      } catch (error) {
         if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-        throw error;
+      } catch {
+        // The first error is the one to report; a transaction left open closes the
+        // connection (./connection.ts).
       }
-    });
+      throw error;
+    }
   }
 
-  async findTokenByHash(tokenHash: string): Promise<TokenRecord | null> {
-    const row = this.#run(() => this.#byHash.get(tokenHash) as TokenRow | undefined);
+  findTokenByHash(tokenHash: string): TokenRecord | null {
+    const row = this.#byHash.get(tokenHash) as TokenRow | undefined;
     return row ? toRecord(row) : null;
   }
 
-  async listTokens(): Promise<TokenRecord[]> {
-    return this.#run(() => this.#list.all() as unknown as TokenRow[]).map(toRecord);
+  listTokens(): TokenRecord[] {
+    return (this.#list.all() as unknown as TokenRow[]).map(toRecord);
   }
 
-  async revokeToken(name: string): Promise<boolean> {
-    return this.#run(() => Number(this.#delete.run(name).changes) > 0);
+  revokeToken(name: string): boolean {
+    return Number(this.#delete.run(name).changes) > 0;
   }
 
-  async countTokens(): Promise<number> {
-    return this.#run(() => (this.#count.get() as { n: number }).n);
-  }
-
-  #run<T>(work: () => T): T {
-    try {
-      return work();
-    } catch (error) {
-      throw sqliteError(error, this.#path);
-    }
+  countTokens(): number {
+    return (this.#count.get() as { n: number }).n;
   }
 }
 
