@@ -67,7 +67,7 @@ export function openDatabase(
     return db;
   } catch (error) {
     db?.close();
-    throw sqliteError(error, options.path);
+    throw sqliteError(error, options.path, create);
   }
 }
 

@@ -52,20 +52,35 @@ const FAULT_OF_CODE: Record<number, SqliteFault> = {
   [SQLITE_NOTADB]: 'not_a_database',
 };
 
-/** What each fault means, and for the conditions of the machine what to do about it. */
+/** What each fault is, in words. */
 const SAYS: Record<SqliteFault, string> = {
   busy: 'the database is locked by another connection (busy timeout ran out)',
   out_of_memory: 'SQLite ran out of memory',
   read_only:
-    'the database is read-only (its disk is read-only, or file or folder permissions forbid writing): make it writable (a disk the kernel turned read-only after an error needs unmounting, fsck and mounting again); the file is opened again by itself, without a restart',
+    'the database is read-only (its disk is read-only, or file or folder permissions forbid writing)',
   io_error: 'a disk I/O error occurred',
-  disk_full: 'the disk is full: free space on it; writes resume by themselves, without a restart',
+  disk_full: 'the disk is full',
   cannot_open: 'the database file cannot be opened (missing folder or permissions)',
-  missing_file:
-    'the database file is gone (is the disk of its folder mounted?); it is not created again: put it back or restart the server to start afresh',
+  missing_file: 'the database file is gone (is the disk of its folder mounted?)',
   corrupt: 'the database file is corrupt',
   not_a_database: 'the file is not a SQLite database',
   unexpected: 'unexpected error',
+};
+
+/** What to do, while the store is in use: the connection recovers by itself. */
+const ADVICE_IN_USE: Partial<Record<SqliteFault, string>> = {
+  read_only:
+    'make it writable (a disk the kernel turned read-only after an error: unmount, fsck, mount); the file is opened again by itself, without a restart',
+  disk_full: 'free space on it; writes resume by themselves, without a restart',
+  missing_file:
+    'it is not created again: mount the disk or put the file back; it is opened again by itself',
+};
+
+/** What to do when the store cannot be opened in the first place. */
+const ADVICE_OPENING: Partial<Record<SqliteFault, string>> = {
+  read_only:
+    'make it writable (a disk mounted read-only: mount -o remount,rw; one the kernel turned read-only after an error: unmount, fsck, mount), then try again',
+  disk_full: 'free space on it, then try again',
 };
 
 /** Conditions that pass by themselves or by an operator's fix: the caller retries. */
@@ -86,7 +101,8 @@ const RETRYABLE = new Set<SqliteFault>([
  */
 const REOPEN = new Set<SqliteFault>(['read_only', 'io_error', 'cannot_open']);
 
-export function sqliteError(error: unknown, path: string): PullqError {
+/** `opening`: the error stopped the store from opening (the advice differs). */
+export function sqliteError(error: unknown, path: string, opening = false): PullqError {
   if (error instanceof PullqError) return error;
   const system = error as { code?: unknown; syscall?: unknown };
   if (typeof system.code === 'string' && typeof system.syscall === 'string') {
@@ -100,7 +116,7 @@ export function sqliteError(error: unknown, path: string): PullqError {
   const errcode = sqliteCode(error);
   const fault = faultOf(errcode, path);
   const detail = error instanceof Error ? error.message : String(error);
-  return faultError(fault, path, detail, { cause: error, sqliteCode: errcode });
+  return faultError(fault, path, detail, { cause: error, sqliteCode: errcode, opening });
 }
 
 /** The catalog error of `fault` on the store at `path`; `detail`: what SQLite said. */
@@ -108,13 +124,15 @@ export function faultError(
   fault: SqliteFault,
   path: string,
   detail: string | null,
-  extra: { cause?: unknown; sqliteCode?: number } = {},
+  extra: { cause?: unknown; sqliteCode?: number; opening?: boolean } = {},
 ): PullqError {
   const code = RETRYABLE.has(fault) ? 'unavailable' : 'internal';
   const said = detail === null ? '' : ` (${detail})`;
+  const advice = (extra.opening ? ADVICE_OPENING : ADVICE_IN_USE)[fault];
   const details: Record<string, unknown> = { path, fault };
   if (extra.sqliteCode !== undefined) details['sqliteCode'] = extra.sqliteCode;
-  return new PullqError(code, `SQLite store ${path}: ${SAYS[fault]}${said}`, {
+  const message = `SQLite store ${path}: ${SAYS[fault]}${said}${advice ? `: ${advice}` : ''}`;
+  return new PullqError(code, message, {
     cause: extra.cause,
     details,
   });
