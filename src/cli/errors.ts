@@ -74,7 +74,10 @@ const HINTS: Partial<Record<ErrorCode, (context: ErrorContext) => string>> = {
     'payloads are limited to 1 MiB; store big data elsewhere and queue a reference',
   rate_limited: () => 'wait a moment and try again',
   unsupported: () => 'this server or backend does not offer it',
-  unavailable: () => 'the server is shutting down or its store is unreachable; try again shortly',
+  unavailable: ({ command }) =>
+    command === 'serve' || command === 'migrate'
+      ? 'the store cannot be used as it is: do what the message says, then start again'
+      : 'the server is shutting down or its store is unreachable; try again shortly',
   timeout: () => 'try again; if it keeps happening, check the server',
   internal: () => 'the server failed unexpectedly; its log says why',
 };
