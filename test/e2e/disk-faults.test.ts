@@ -344,6 +344,7 @@ describe('pullq serve: disk faults', { skip: missing ?? false }, () => {
     const refused = await startFailure(['--data', data]);
     assert.match(refused, /exited \(1\) before listening/);
     assert.match(refused, /the disk is full \(.*\): free space on it, then try again/);
+    assert.match(refused, /hint: the store cannot be used as it is: do what the message says/);
     assert.doesNotMatch(refused, /\n\s+at /, 'no stack trace');
     disk.removeFiller();
     const again = await serve(['--data', data]);
@@ -389,6 +390,7 @@ describe('pullq serve: disk faults', { skip: missing ?? false }, () => {
     const refused = await startFailure(['--data', data]);
     assert.match(refused, /exited \(1\) before listening/);
     assert.match(refused, /the database is read-only .*: make it writable .*then try again/);
+    assert.match(refused, /hint: the store cannot be used as it is: do what the message says/);
     assert.doesNotMatch(refused, /\n\s+at /, 'no stack trace');
     must('mount', ['-o', 'remount,rw', disk.dir]);
     const again = await serve(['--data', data]);
