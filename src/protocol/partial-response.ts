@@ -6,6 +6,13 @@
  */
 import { PullqError } from './errors.ts';
 
+/**
+ * Deepest selector accepted. pullq's answers nest three levels (`items(tag)` is two); the
+ * parser recurses once per level, and a 16 KiB query string of `a(a(a(...` overflowed the
+ * stack at about 3,000 levels (a 500 until this limit).
+ */
+export const MAX_SELECTOR_DEPTH = 32;
+
 /** Field name -> everything under it (`true`) or a narrower selection. */
 export type FieldSelection = Map<string, FieldSelection | true>;
 
@@ -32,6 +39,7 @@ export function applyFields(value: unknown, selection: FieldSelection): unknown 
 class SelectorParser {
   readonly #text: string;
   #at = 0;
+  #depth = 0;
 
   constructor(text: string) {
     this.#text = text;
@@ -53,15 +61,24 @@ class SelectorParser {
   #item(): [string, FieldSelection | true] {
     const name = this.#name();
     if (this.#take('/')) {
-      const [childName, childSub] = this.#item();
+      const [childName, childSub] = this.#nested(() => this.#item());
       return [name, new Map([[childName, childSub]])];
     }
     if (this.#take('(')) {
-      const sub = this.selection();
+      const sub = this.#nested(() => this.selection());
       if (!this.#take(')')) this.#fail();
       return [name, sub];
     }
     return [name, true];
+  }
+
+  #nested<T>(parse: () => T): T {
+    if (++this.#depth > MAX_SELECTOR_DEPTH) {
+      this.#fail(`nested deeper than ${MAX_SELECTOR_DEPTH} levels`);
+    }
+    const parsed = parse();
+    this.#depth -= 1;
+    return parsed;
   }
 
   #name(): string {
@@ -77,10 +94,10 @@ class SelectorParser {
     return true;
   }
 
-  #fail(): never {
+  #fail(why = `at character ${this.#at}`): never {
     throw new PullqError(
       'invalid_argument',
-      `Invalid field selection ${JSON.stringify(this.#text.slice(0, 200))} (at character ${this.#at})`,
+      `Invalid field selection ${JSON.stringify(this.#text.slice(0, 200))} (${why})`,
       { details: { field: 'fields', reason: 'invalidParameter' } },
     );
   }

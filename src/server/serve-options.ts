@@ -62,6 +62,15 @@ export interface ServeOptions {
   metricsPort: number | null;
   /** Interface of the metrics listener. Default `127.0.0.1` (env `PULLQ_METRICS_HOST`). */
   metricsHost: string;
+  /**
+   * Seconds a client has to send a request's headers before it is answered 408 and closed
+   * (env `PULLQ_HEADERS_TIMEOUT`); null: the server's 20 s (src/server/app.ts, ConnectionLimits).
+   */
+  headersTimeoutSeconds: number | null;
+  /** Seconds for a whole request, body included (env `PULLQ_REQUEST_TIMEOUT`); null: 120 s. */
+  requestTimeoutSeconds: number | null;
+  /** Open connections at most (env `PULLQ_MAX_CONNECTIONS`); null: the server's 10,000. */
+  maxConnections: number | null;
 }
 
 /** Every default but the credentials file's path, which depends on the environment. */
@@ -82,6 +91,9 @@ export const DEFAULT_SERVE_OPTIONS: Omit<ServeOptions, 'credentialsFile'> = {
   rateLimitPerSecond: null,
   metricsPort: null,
   metricsHost: '127.0.0.1',
+  headersTimeoutSeconds: null,
+  requestTimeoutSeconds: null,
+  maxConnections: null,
 };
 
 /** Smallest `--max-body`: a request line of JSON must fit. */
@@ -108,6 +120,9 @@ export interface ServeFlags {
   rateLimit?: string;
   metricsPort?: string;
   metricsHost?: string;
+  headersTimeout?: string;
+  requestTimeout?: string;
+  maxConnections?: string;
 }
 
 /** A setting that makes no sense: the command line is wrong (exit code 2). */
@@ -196,6 +211,45 @@ export function resolveServeOptions(flags: ServeFlags, env: Env): ServeOptions {
     rateLimitPerSecond:
       rateLimit === undefined ? null : integerSetting('--rate-limit', rateLimit, 1, 1_000_000),
     ...metrics,
+    ...connectionLimits(
+      pick(flags.headersTimeout, 'PULLQ_HEADERS_TIMEOUT'),
+      pick(flags.requestTimeout, 'PULLQ_REQUEST_TIMEOUT'),
+      pick(flags.maxConnections, 'PULLQ_MAX_CONNECTIONS'),
+    ),
+  };
+}
+
+/** Largest timeouts: past an hour for headers or a day for a request, a client is stuck. */
+const MAX_HEADERS_TIMEOUT_SECONDS = 3600;
+const MAX_REQUEST_TIMEOUT_SECONDS = 24 * 3600;
+/** Largest connection cap: a million open sockets is past any open-file limit in use. */
+const MAX_CONNECTIONS = 1_000_000;
+
+function connectionLimits(
+  headersText: string | undefined,
+  requestText: string | undefined,
+  connectionsText: string | undefined,
+): Pick<ServeOptions, 'headersTimeoutSeconds' | 'requestTimeoutSeconds' | 'maxConnections'> {
+  const headers =
+    headersText === undefined
+      ? null
+      : integerSetting('--headers-timeout', headersText, 1, MAX_HEADERS_TIMEOUT_SECONDS);
+  const request =
+    requestText === undefined
+      ? null
+      : integerSetting('--request-timeout', requestText, 1, MAX_REQUEST_TIMEOUT_SECONDS);
+  if (headers !== null && request !== null && headers > request) {
+    throw new ServeConfigError(
+      `--headers-timeout (${headers} s) must not be longer than --request-timeout (${request} s): the headers are part of the request`,
+    );
+  }
+  return {
+    headersTimeoutSeconds: headers,
+    requestTimeoutSeconds: request,
+    maxConnections:
+      connectionsText === undefined
+        ? null
+        : integerSetting('--max-connections', connectionsText, 1, MAX_CONNECTIONS),
   };
 }
 

@@ -143,6 +143,7 @@ export async function startServe(
     logger,
     observability: { metricsRoute: options.metricsPort === null },
     ...(options.bodyLimit === null ? {} : { bodyLimit: options.bodyLimit }),
+    connections: connectionLimits(options),
     ...(https ? { https } : {}),
     ...(tokens
       ? {
@@ -271,6 +272,19 @@ export async function logDestination(stdout: {
       for (const line of chunk.split('\n'))
         if (line !== '') stdout.write(`${humanLogLine(line)}\n`);
     },
+  };
+}
+
+/** The connection limits the options set; the rest keep the server's defaults. */
+function connectionLimits(options: ServeOptions): ServerOptions['connections'] {
+  return {
+    ...(options.headersTimeoutSeconds === null
+      ? {}
+      : { headersTimeoutMs: options.headersTimeoutSeconds * 1000 }),
+    ...(options.requestTimeoutSeconds === null
+      ? {}
+      : { requestTimeoutMs: options.requestTimeoutSeconds * 1000 }),
+    ...(options.maxConnections === null ? {} : { maxConnections: options.maxConnections }),
   };
 }
 
