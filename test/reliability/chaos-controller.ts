@@ -1,8 +1,9 @@
 /**
  * The chaos controller: two loops, one SIGKILLing the server and starting it again after a
  * random pause, one SIGKILLing a random worker child. They go on until the producers are done
- * and both kinds of kill reached their minimums; the run's work is paced by the kills (see
- * `allowed`), so kills land while tasks flow rather than on an idle queue.
+ * and both kinds of kill reached their minimums; the producers are paced to spread the tasks
+ * over the time the kills take (see `allowed`), so kills land while tasks flow rather than on
+ * an idle queue.
  *
  * Timing (ms, uniform in each range, from the seeded generator):
  * - the server stays up 500-2500 after it listens, then is down 100-1500 before the restart
@@ -30,6 +31,8 @@ export const DEFAULT_TIMING: ChaosTiming = {
 };
 
 const ANY_CHILD_AFTER_MS = 3000;
+/** A server start as measured here (~0.7 s), for planning only. */
+const SERVER_START_MS = 800;
 /** A restart that fails (the port taken for a moment, a loaded machine) is tried again. */
 const START_TRIES = 5;
 
@@ -50,6 +53,7 @@ export class ChaosController {
   serverKills = 0;
   workerKills = 0;
   #producersDone = false;
+  #startedAt = performance.now();
   #loops: Promise<void> | undefined;
 
   constructor(options: ControllerOptions) {
@@ -57,6 +61,7 @@ export class ChaosController {
   }
 
   start(): void {
+    this.#startedAt = performance.now();
     this.#loops = Promise.all([this.#serverLoop(), this.#workerLoop()]).then(
       () => {},
       (error: unknown) => {
@@ -69,9 +74,11 @@ export class ChaosController {
   }
 
   /**
-   * How many of `tasks` the producers may have inserted by now: the share of the run the
-   * kills have covered (the lesser of the two kinds), plus one step ahead, so the queue is
-   * never starved while kills remain, and the last tasks wait for the last kills.
+   * How many of `tasks` the producers may have inserted by now: an even share of the time the
+   * kills are planned to take (so that work flows all through the chaos, and a kill finds
+   * attempts running rather than an idle queue), and never more than the share of the kills
+   * done so far plus one step (the lesser of the two kinds: so that the last tasks wait for the
+   * last kills when the machine is slower than planned).
    */
   allowed(tasks: number): number {
     const { serverKills, workerKills } = this.#options;
@@ -80,7 +87,17 @@ export class ChaosController {
       workerKills === 0 ? 1 : this.workerKills / workerKills,
     );
     const step = 1 / Math.max(4, serverKills, workerKills);
-    return Math.ceil(tasks * Math.min(1, share + step));
+    const byKills = Math.min(1, share + step);
+    const byTime = (performance.now() - this.#startedAt) / this.#plannedMs;
+    return Math.ceil(tasks * Math.min(byKills, byTime));
+  }
+
+  /** The kills' planned duration: their count by the mean time each takes. */
+  get #plannedMs(): number {
+    const { timing, serverKills, workerKills } = this.#options;
+    const mean = ([min, max]: [number, number]): number => (min + max) / 2;
+    const serverCycleMs = mean(timing.serverUpMs) + mean(timing.serverDownMs) + SERVER_START_MS;
+    return Math.max(1, serverKills * serverCycleMs, workerKills * mean(timing.workerGapMs));
   }
 
   /** Ends the chaos once the minimums are reached; resolves with the server up. */
