@@ -34,6 +34,7 @@ export class WorkerFleet {
   readonly #supervisors: Supervisor[] = [];
   /** Live children: pid -> has finished a task since it started. */
   readonly #children = new Map<number, boolean>();
+  readonly #everyChild = new Set<number>();
 
   /** Forks `count` supervisors and waits until each has its children running. */
   async start(count: number, config: ChaosWorkerConfig): Promise<void> {
@@ -50,6 +51,7 @@ export class WorkerFleet {
         serialization: 'advanced',
       });
       const supervisor: Supervisor = { process: child, exited: once(child, 'exit'), stopped: null };
+      child.on('error', () => {}); // a send to a supervisor that just died; its exit tells
       this.#supervisors.push(supervisor);
       const started = new Promise<void>((resolve, reject) => {
         const timer = setTimeout(
@@ -80,13 +82,22 @@ export class WorkerFleet {
       .map(([pid]) => pid);
   }
 
+  /** Every supervisor and child process started, for the check that none is left running. */
+  pids(): number[] {
+    const supervisors = this.#supervisors.map((supervisor) => supervisor.process.pid ?? -1);
+    return [...supervisors, ...this.#everyChild];
+  }
+
   /** The controller killed it: no longer a candidate, whatever its supervisor says next. */
   forget(pid: number): void {
     this.#children.delete(pid);
   }
 
   async stop(): Promise<FleetReport> {
-    for (const supervisor of this.#supervisors) supervisor.process.send({ type: 'stop' });
+    for (const { process: child } of this.#supervisors) {
+      // One that died already is found out below: it has no report.
+      if (child.connected) child.send({ type: 'stop' });
+    }
     const all = Promise.all(this.#supervisors.map(async (supervisor) => supervisor.exited));
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => {
@@ -121,6 +132,7 @@ export class WorkerFleet {
     switch (message.type) {
       case 'child-start':
         this.#children.set(message.pid, false);
+        this.#everyChild.add(message.pid);
         break;
       case 'child-progressed':
         if (this.#children.has(message.pid)) this.#children.set(message.pid, true);

@@ -26,6 +26,8 @@ export interface ProducerOptions {
   /** How many tasks may be inserted by now: producers wait while the next batch is past it. */
   allowed(): number;
   signal: AbortSignal;
+  /** Told why a batch is tried again. */
+  log(line: string): void;
 }
 
 export interface ProducerReport {
@@ -59,6 +61,7 @@ export async function produce(options: ProducerOptions): Promise<ProducerReport>
           // The client's retries (about 8 s) ran out: the server is still away. Same ids again.
           if (!isPullqError(error) || !error.retryable) throw error;
           report.batchRetries += 1;
+          options.log(`a batch of ${pending.length} is tried again after: ${error.message}`);
           await pause(500, options.signal);
           continue;
         }

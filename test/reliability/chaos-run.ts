@@ -58,6 +58,8 @@ export interface ChaosResult {
   dir: string;
   /** What made the run fail besides the ledger's verdict (a timeout, a process that failed). */
   error: string | null;
+  /** Every process the run started (servers, supervisors, children): all gone by now. */
+  pids: number[];
 }
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
@@ -123,6 +125,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         ledger: producerLedger,
         allowed: () => controller.allowed(options.tasks),
         signal: failed.signal,
+        log: (line) => log(`${options.backend}: ${line}`),
       });
       log(`${options.backend}: ${producers.inserted} inserted; chaos goes on to its minimums`);
       await controller.finish();
@@ -154,6 +157,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     seconds: (performance.now() - started) / 1000,
     dir,
     error,
+    pids: [...server.pids, ...fleet.pids()],
   };
   await store.drop().catch((dropError: unknown) => {
     log(`${options.backend}: could not drop the run's store ${name}: ${String(dropError)}`);

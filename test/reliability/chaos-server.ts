@@ -35,6 +35,8 @@ export class ChaosServer {
   #killing = false;
   #stderr = '';
   crashes = 0;
+  /** Every server process started, for the check that none is left running. */
+  readonly pids: number[] = [];
 
   constructor(options: ChaosServerOptions) {
     this.#options = options;
@@ -73,6 +75,7 @@ export class ChaosServer {
       },
     });
     this.#child = child;
+    if (child.pid !== undefined) this.pids.push(child.pid);
     this.#killing = false;
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       this.#stderr = (this.#stderr + chunk).slice(-STDERR_KEEP);

@@ -61,6 +61,15 @@ function ran(id: string, start: number, pid: number, attempt: number, ppid = 100
   ];
 }
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function check(records: LedgerRecord[]): ReturnType<typeof checkLedger> {
   return checkLedger({ records: [...records].sort((a, b) => a.time - b.time), torn: 0 });
 }
@@ -199,6 +208,8 @@ describe(
           assert.equal(check.unacknowledged, 0);
           assert.ok(check.serverKills >= SERVER_KILLS, `server kills: ${check.serverKills}`);
           assert.ok(check.workerKills >= WORKER_KILLS, `worker kills: ${check.workerKills}`);
+          assert.ok(result.pids.length >= 1 + 2 + 2, `processes started: ${result.pids.length}`);
+          assert.deepEqual(result.pids.filter(isAlive), [], 'no process of the run is left');
         },
       );
     }
