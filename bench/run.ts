@@ -5,7 +5,7 @@
  *
  *   npm run bench -- [enqueue] [drain] [pickup] [load] [backlog] [--quick] [--contenders a,b]
  *                    [--runs N] [--warmups N] [--tasks N] [--pickups N] [--seconds N]
- *                    [--backlog N] [--no-docs]
+ *                    [--backlog N] [--time-limit N] [--no-docs]
  *
  * stdout: one JSON line per run, then the summary tables. stderr: progress. A full run (no
  * --quick) rewrites the side-by-side section of docs/benchmarks.md and its chart.
@@ -97,9 +97,11 @@ function outcome(result: RunResult): string {
   }
   if (result.cpuPer1k !== null) figures.push(`${formatCpu(result.cpuPer1k)} CPU-s/1k`);
   const check = result.check;
-  const verdict = result.valid
-    ? `exactly once${check.duplicates > 0 ? ` but ${check.duplicates} duplicates` : ''}`
-    : `INVALID: ${check.missing} missing, ${check.duplicates} duplicates${result.error === null ? '' : `; ${result.error}`}`;
+  const verdict = result.timeLimited
+    ? `INVALID: ${result.error}`
+    : result.valid
+      ? `exactly once${check.duplicates > 0 ? ` but ${check.duplicates} duplicates` : ''}`
+      : `INVALID: ${check.missing} missing, ${check.duplicates} duplicates${result.error === null ? '' : `; ${result.error}`}`;
   return [...figures, verdict].join(', ');
 }
 
@@ -149,6 +151,8 @@ async function main(): Promise<void> {
   const results: RunResult[] = [];
   let calibrations = new Map<string, Calibration>();
   let done = 0;
+  /** `cell contender` pairs that ran out of time once: their later repetitions would too. */
+  const outOfTime = new Set<string>();
   plan: for (const cell of cells) {
     const { warmups, runs } = repetitions(cell);
     if (cell.kind === 'load') calibrations = calibrate(results, contenders);
@@ -164,6 +168,10 @@ async function main(): Promise<void> {
           say(`${label}: skipped, no valid drain run to take the rate from`);
           continue;
         }
+        if (outOfTime.has(`${cell.name} ${name}`)) {
+          say(`${label}: skipped, an earlier run of this cell ran out of time`);
+          continue;
+        }
         say(`${label}...`);
         const result = await measureRun({
           contender,
@@ -174,8 +182,14 @@ async function main(): Promise<void> {
           label,
           signal: aborting.signal,
           calibration,
+          timeLimitSeconds: options.timeLimitSeconds,
         });
+        if (aborting.signal.aborted && !result.valid) {
+          say(`${label}: interrupted, not reported`);
+          break plan;
+        }
         results.push(result);
+        if (result.timeLimited) outOfTime.add(`${cell.name} ${name}`);
         process.stdout.write(`${resultLine(result)}\n`);
         say(`${label}: ${outcome(result)}`);
       }
@@ -214,7 +228,8 @@ async function main(): Promise<void> {
     );
     say(`wrote ${written.join(' and ')}`);
   }
-  if (results.some((result) => !result.valid && !result.warmup)) process.exitCode = 1;
+  if (aborting.signal.aborted) process.exitCode = 130;
+  else if (results.some((result) => !result.valid && !result.warmup)) process.exitCode = 1;
 }
 
 await main();

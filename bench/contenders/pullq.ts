@@ -12,7 +12,7 @@
  *   (LONG_POLL_RECHECK_MS), which its pickup latency shows.
  * Producers use SimpleQueue `put` and `putMany`, as users do.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +72,12 @@ const MANUAL_SETTINGS = {
   lease: '30 s',
   producer: 'SimpleQueue.put / putMany (1,000 per request)',
 };
+
+/** The version in package.json; the pullq commit is recorded beside the figures. */
+async function pullqVersion(): Promise<string> {
+  const file = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(await readFile(file, 'utf8')) as { version: string }).version;
+}
 
 async function prepareStore(store: Store, runId: string): Promise<Prepared> {
   const dir = await mkdtemp(join(tmpdir(), `pullq-bench-${runId}-`));
@@ -192,7 +198,8 @@ function pullqContender(
   const info: ContenderInfo = {
     name,
     system: 'pullq',
-    versions: { pullq: 'this checkout' },
+    // Filled in by `prepare`.
+    versions: {},
     settings: {
       ...STORE_SETTINGS[store],
       ...(consumer === 'worker' ? WORKER_SETTINGS : MANUAL_SETTINGS),
@@ -201,7 +208,10 @@ function pullqContender(
   };
   return {
     info,
-    prepare: async ({ runId }) => prepareStore(store, runId),
+    prepare: async ({ runId }) => {
+      info.versions['pullq'] ??= await pullqVersion();
+      return prepareStore(store, runId);
+    },
     producer,
     consumer: async (config, options) =>
       consumer === 'worker'

@@ -26,24 +26,34 @@ export function replaceSection(document: string, section: string): string {
   return `${document.slice(0, start + START_MARKER.length)}\n\n${section.trim()}\n\n${document.slice(end)}`;
 }
 
-const METHOD = `How it measures (bench/harness/, peers.md section 4): every task is a ~100-byte JSON body
-\`{id, t0, pad}\`; every run starts from fresh state (a new SQLite folder, PostgreSQL schema or
-Redis key prefix, queue or pg-boss schema) and ends with the exactly-once check: each handler
-records the ids it ran, and a run with a missing task is invalid (duplicates are counted).
-Producers and consumers are processes of their own. Enqueue: tasks/s over the producer's calls
-(32 \`put\`s in flight, or one bulk call at a time), then the tasks are drained to check them.
-Drain: the tasks are preloaded, then 1 or 2 consumer processes (concurrency 100 each unless a
-contender's settings say otherwise) drain them; the rate runs from the first handler start to
-the last, so consumer start-up is left out. Pickup: one task at a time into an idle consumer,
-10 to 30 ms after the previous one started, latency from before the enqueue call to the
-handler's start (10 warm-up pickups not counted; a run stops after 120 s with the pickups it
-has). A consumer that polls is thus caught early in its polling cycle, so its figure is near
-the poll interval, its worst case. Load: an open loop at 50% and 80% of each contender's own best drain
-rate measured in the same invocation, sending what is due every 5 ms, latency from each
-task's scheduled send time. CPU: utime + stime from /proc of every process involved (producer,
-consumers and their children, pullq's server, and the broker: \`redis-server\` or every
-\`postgres\` process), over the measured window, per 1,000 tasks. "vs best peer": against the
-best BullMQ or pg-boss variant in the cell (rates: above 1 is faster; p99: below 1 is sooner).`;
+const METHOD = `How it measures (bench/harness/, peers.md section 4): every task is a ~100-byte JSON
+body \`{id, t0, pad}\`; every run starts from fresh state (a new SQLite folder, PostgreSQL
+schema or Redis key prefix, queue or pg-boss schema) and ends with the exactly-once check:
+each handler records the ids it ran, and a run with a missing task is invalid (duplicates are
+counted). Producers and consumers are processes of their own.
+
+- Enqueue: tasks/s over the producer's calls (32 \`put\`s in flight, or one bulk call at a
+  time); then the tasks are drained to check them.
+- Drain: the tasks are preloaded, then 1 or 2 consumer processes (concurrency 100 each unless
+  a contender's settings say otherwise) drain them. The rate runs from the first handler start
+  to the last, so consumer start-up is left out.
+- Pickup: one task at a time into an idle consumer, 10 to 30 ms after the previous one
+  started; latency from before the enqueue call to the handler's start (10 warm-up pickups not
+  counted; a run stops after 120 s with the pickups it has). A consumer that polls is caught
+  early in its polling cycle, so its figure is near its poll interval: its worst case.
+- Load: an open loop at 50% and 80% of each contender's own best drain rate in the same
+  invocation, sending what is due every 5 ms; latency from each task's scheduled send time.
+- CPU: utime + stime from /proc of every process involved (producer, consumers and their
+  children, pullq's server, and the broker: \`redis-server\` or every \`postgres\` process)
+  over the measured window, per 1,000 tasks. A broker serving other work at the same time is
+  charged for it too.
+- "vs best peer": against the best BullMQ or pg-boss variant in the cell (rates: above 1 is
+  faster; p99: below 1 is sooner).`;
+
+/** Markdown would take `<temp folder>` for an HTML tag. */
+function text(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
 
 function settingsList(infos: readonly ContenderInfo[]): string {
   return infos
@@ -54,10 +64,10 @@ function settingsList(infos: readonly ContenderInfo[]): string {
       const settings = Object.entries(info.settings)
         .map(
           ([name, value]) =>
-            `${name}: ${typeof value === 'string' ? value : JSON.stringify(value)}`,
+            `${name}: ${text(typeof value === 'string' ? value : JSON.stringify(value))}`,
         )
         .join('; ');
-      return `- **${info.name}** (${info.system}; ${versions}): ${settings}`;
+      return `- **${info.name}** (${info.system}; ${text(versions)}): ${settings}`;
     })
     .join('\n');
 }
@@ -103,7 +113,7 @@ export function sideBySideSection(input: {
   return [
     '## Side by side: pullq, BullMQ and pg-boss (`npm run bench`)',
     '',
-    `Written by \`${command}\` on ${input.environment.date.slice(0, 10)} (${Math.round(input.wallSeconds / 60)} minutes): ${options.runs} measured runs after ${options.warmups} warm-up per cell and contender (the backlog: ${options.backlogRuns} runs, no warm-up), the order of the contenders shuffled in each repetition; medians, with the range of the runs. This section is rewritten by each full run; edit bench/harness/docs.ts instead.`,
+    `Written by \`${command}\` on ${input.environment.date.slice(0, 10)} (${Math.round(input.wallSeconds / 60)} minutes). Runs per cell and contender: ${options.runs} measured after ${options.warmups} warm-up (the backlog: ${options.backlogRuns}, no warm-up), the order of the contenders shuffled in each repetition; medians, with the range of the runs. This section is rewritten by each full run; edit bench/harness/docs.ts instead.`,
     '',
     environmentText(input.environment, input.loadAverageEnd),
     '',

@@ -3,7 +3,7 @@
  *
  *   npm run bench -- [enqueue] [drain] [pickup] [load] [backlog] [--quick]
  *                    [--contenders a,b] [--runs N] [--warmups N] [--tasks N] [--pickups N]
- *                    [--seconds N] [--backlog N] [--no-docs]
+ *                    [--seconds N] [--backlog N] [--time-limit N] [--no-docs]
  */
 import { parseArgs } from 'node:util';
 
@@ -29,6 +29,9 @@ export interface BenchOptions {
   backlog: number;
   /** Measured runs of the backlog drain (each preloads it anew), no warm-up. */
   backlogRuns: number;
+  /** A run still moving tasks after this long ends, reported invalid; the contender's later
+   * runs of that cell are skipped. */
+  timeLimitSeconds: number;
   /** Rewrite the side-by-side section of docs/benchmarks.md. */
   docs: boolean;
   /** The arguments as given, for the published command line. */
@@ -46,6 +49,7 @@ scenarios: ${SCENARIOS.join(', ')} (default: all; with --quick: drain, pickup)
   --pickups N        pickups per pickup run (default 1000; --quick 300)
   --seconds N        length of each open-loop load run (default 30; --quick 10)
   --backlog N        tasks of the backlog drain (default 1000000; --quick 100000)
+  --time-limit N     seconds a run may take (default 300; --quick 120; the backlog 4 times that)
   --no-docs          do not rewrite docs/benchmarks.md (a full run does by default)
 `;
 
@@ -71,6 +75,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       pickups: { type: 'string' },
       seconds: { type: 'string' },
       backlog: { type: 'string' },
+      'time-limit': { type: 'string' },
       'no-docs': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -110,6 +115,9 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     // A 1M preload and drain takes minutes per run for the slower peers: 3 runs keep the full
     // matrix within a few hours; fewer when fewer are asked for.
     backlogRuns: Math.min(runs, 3),
+    // pg-boss with its defaults drains ~50 tasks/s here (one job per 2 s poll per worker):
+    // 100,000 would take half an hour a run. 300 s bounds a cell to minutes per contender.
+    timeLimitSeconds: count(values['time-limit'], quick ? 120 : 300, 'time-limit', 1),
     docs: !quick && values['no-docs'] !== true,
     argv,
   };

@@ -33,6 +33,8 @@ export interface RunResult {
   cpuPer1k: number | null;
   check: ExactlyOnce;
   valid: boolean;
+  /** The run's time limit ended it before every task came through (it is then invalid). */
+  timeLimited: boolean;
   error: string | null;
   startedAt: string;
 }

@@ -8,14 +8,19 @@ import { Progress } from '../../src/cli/progress.ts';
 import type { Contender } from './contender.ts';
 import { cpuDifference, type CpuSample } from './cpu.ts';
 import { DeliveryCounts } from './exactly-once.ts';
-import type { RecordReader } from './recorder.ts';
+import { firstT0, latencies, startSpan } from './figures.ts';
 import type { RunResult } from './result.ts';
 import { DEFAULT_CONCURRENCY, WARMUP_PICKUPS, type Cell } from './scenarios.ts';
-import { RunSession, Stalled } from './session.ts';
+import { RunSession, Stalled, TimeLimit, type FollowOptions } from './session.ts';
 import { latencySummary } from './stats.ts';
 
 /** No task recorded for this long ends a run as stalled (its missing tasks reported). */
 const STALL_MS = 30_000;
+/** A backlog run preloads and drains 1,000,000 tasks: it gets 4 times the time limit. */
+const BACKLOG_LIMIT_FACTOR = 4;
+/** A consumer's first fetch from a backlog of 1,000,000 may take a while (a table scan of a
+ * store that does one): the backlog drain waits longer before calling it stalled. */
+const BACKLOG_STALL_MS = 120_000;
 /** Consumers started and idle this long before a pickup or load run sends its first task. */
 const SETTLE_MS = 1000;
 /** Pickups are spaced by a random 10 to 30 ms, so an idle consumer is caught anywhere in its
@@ -42,6 +47,8 @@ export interface RunContext {
   label: string;
   signal: AbortSignal;
   calibration: Calibration | null;
+  /** A run still moving tasks after this long ends, reported invalid (`timeLimited`). */
+  timeLimitSeconds: number;
 }
 
 interface Measured {
@@ -56,6 +63,8 @@ interface Measured {
   /** Tasks the CPU window covered. */
   cpuTasks: number;
   consumers: number | null;
+  /** The time limit ended the run before every task came through. */
+  timeLimited: boolean;
 }
 
 const say = (line: string): void => {
@@ -76,30 +85,34 @@ export async function measureRun(context: RunContext): Promise<RunResult> {
   let session: RunSession | null = null;
   try {
     session = await RunSession.open(contender, context.runId, context.signal);
-    const open = session;
-    const track = (made: DeliveryCounts): DeliveryCounts => (counts = made);
+    const limit =
+      context.timeLimitSeconds * (cell.scenario === 'backlog' ? BACKLOG_LIMIT_FACTOR : 1);
+    const args: RunArgs = {
+      session,
+      concurrency,
+      label: context.label,
+      deadline: performance.now() + limit * 1000,
+      track: (made) => (counts = made),
+    };
     switch (cell.kind) {
       case 'enqueue':
-        measured = await runEnqueue(open, cell, concurrency, context.label, track);
+        measured = await runEnqueue(args, cell);
         break;
       case 'drain':
-        measured = await runDrain(open, cell, concurrency, context.label, track);
+        measured = await runDrain(args, cell);
         break;
       case 'pickup':
-        measured = await runPickup(open, cell, concurrency, context.label, track);
+        measured = await runPickup(args, cell);
         break;
       case 'load':
-        if (context.calibration === null)
+        if (context.calibration === null) {
           throw new Error('no valid drain run to take the load from');
-        measured = await runLoad(
-          open,
-          cell,
-          concurrency,
-          context.calibration,
-          context.label,
-          track,
-        );
+        }
+        measured = await runLoad(args, cell, context.calibration);
         break;
+    }
+    if (measured.timeLimited) {
+      error = `time limit of ${limit} s: ${measured.counts.distinct} of ${measured.counts.expected} tasks came through`;
     }
   } catch (caught) {
     error =
@@ -118,7 +131,7 @@ export async function measureRun(context: RunContext): Promise<RunResult> {
   }
   const finalCounts: DeliveryCounts = counts ?? new DeliveryCounts(0);
   const check = finalCounts.result();
-  const valid = error === null && check.valid && measured !== null;
+  const valid = error === null && check.valid && measured !== null && !measured.timeLimited;
   const cpu = measured?.cpu ?? null;
   return {
     kind: 'run',
@@ -143,9 +156,36 @@ export async function measureRun(context: RunContext): Promise<RunResult> {
         : null,
     check,
     valid,
+    timeLimited: measured?.timeLimited ?? false,
     error,
     startedAt,
   };
+}
+
+/** What every kind of run gets. */
+interface RunArgs {
+  session: RunSession;
+  concurrency: number;
+  label: string;
+  /** performance.now() at which the run's time limit runs out. */
+  deadline: number;
+  /** Makes these the run's delivery counts (the ones its exactly-once check reports). */
+  track: (counts: DeliveryCounts) => DeliveryCounts;
+}
+
+/** Follows until done; true when the deadline ended it first (the figures are then partial). */
+async function followWithin(
+  session: RunSession,
+  counts: DeliveryCounts,
+  options: FollowOptions,
+): Promise<boolean> {
+  try {
+    await session.follow(counts, options);
+    return false;
+  } catch (error) {
+    if (error instanceof TimeLimit) return true;
+    throw error;
+  }
 }
 
 function progressFor(label: string, total: number): Progress {
@@ -153,11 +193,8 @@ function progressFor(label: string, total: number): Progress {
 }
 
 async function runEnqueue(
-  session: RunSession,
+  { session, concurrency, label, deadline, track }: RunArgs,
   cell: Extract<Cell, { kind: 'enqueue' }>,
-  concurrency: number,
-  label: string,
-  track: (counts: DeliveryCounts) => DeliveryCounts,
 ): Promise<Measured> {
   const counts = track(new DeliveryCounts(cell.tasks));
   const producer = await session.producer();
@@ -177,11 +214,13 @@ async function runEnqueue(
   const seconds = result?.seconds ?? Number.NaN;
   // Verified by draining them, not timed: every task enqueued must come out once.
   const progress = progressFor(`${label} verify`, cell.tasks);
+  let timeLimited: boolean;
   try {
     await session.consumers(VERIFY_CONSUMERS, concurrency);
-    await session.follow(counts, {
+    timeLimited = await followWithin(session, counts, {
       until: () => counts.complete,
       stallMs: STALL_MS,
+      deadline,
       onRecords: (found) => progress.add(found),
     });
   } finally {
@@ -195,15 +234,13 @@ async function runEnqueue(
     cpu,
     cpuTasks: cell.tasks,
     consumers: null,
+    timeLimited,
   };
 }
 
 async function runDrain(
-  session: RunSession,
+  { session, concurrency, label, deadline, track }: RunArgs,
   cell: Extract<Cell, { kind: 'drain' }>,
-  concurrency: number,
-  label: string,
-  track: (counts: DeliveryCounts) => DeliveryCounts,
 ): Promise<Measured> {
   const counts = track(new DeliveryCounts(cell.tasks));
   const preload = progressFor(`${label} preload`, cell.tasks);
@@ -215,11 +252,13 @@ async function runDrain(
   let before: CpuSample | null = null;
   let tasksBefore = 0;
   const progress = progressFor(label, cell.tasks);
+  let timeLimited: boolean;
   try {
     await session.consumers(cell.consumers, concurrency);
-    await session.follow(counts, {
+    timeLimited = await followWithin(session, counts, {
       until: () => counts.complete,
-      stallMs: STALL_MS,
+      stallMs: cell.scenario === 'backlog' ? BACKLOG_STALL_MS : STALL_MS,
+      deadline,
       onFirst: () => {
         before = session.meter.sample();
         tasksBefore = counts.distinct;
@@ -238,19 +277,17 @@ async function runDrain(
     tasks: cell.tasks,
     counts,
     seconds,
-    perSecond: (cell.tasks - 1) / seconds,
+    perSecond: (counts.distinct - 1) / seconds,
     cpu,
-    cpuTasks: cell.tasks - tasksBefore,
+    cpuTasks: counts.distinct - tasksBefore,
     consumers: cell.consumers,
+    timeLimited,
   };
 }
 
 async function runPickup(
-  session: RunSession,
+  { session, concurrency, label, track }: RunArgs,
   cell: Extract<Cell, { kind: 'pickup' }>,
-  concurrency: number,
-  label: string,
-  track: (counts: DeliveryCounts) => DeliveryCounts,
 ): Promise<Measured> {
   let total = WARMUP_PICKUPS + cell.pickups;
   let counts = track(new DeliveryCounts(total));
@@ -267,8 +304,9 @@ async function runPickup(
         total = id;
         // The check covers what was sent: counted again from the records read so far.
         const sent = track(new DeliveryCounts(total));
-        for (let index = 0; index < session.reader.length; index += 1)
+        for (let index = 0; index < session.reader.length; index += 1) {
           sent.add(session.reader.id(index));
+        }
         counts = sent;
         break;
       }
@@ -292,16 +330,14 @@ async function runPickup(
     cpu,
     cpuTasks: total,
     consumers: 1,
+    timeLimited: false,
   };
 }
 
 async function runLoad(
-  session: RunSession,
+  { session, concurrency, label, deadline, track }: RunArgs,
   cell: Extract<Cell, { kind: 'load' }>,
-  concurrency: number,
   calibration: Calibration,
-  label: string,
-  track: (counts: DeliveryCounts) => DeliveryCounts,
 ): Promise<Measured> {
   const rate = calibration.perSecond * cell.fraction;
   const total = Math.round(rate * cell.seconds);
@@ -312,21 +348,19 @@ async function runLoad(
   const progress = progressFor(`${label} at ${Math.round(rate)}/s`, total);
   const before = session.meter.sample();
   let sendLagMaxMs: number | null = null;
+  let timeLimited: boolean;
   try {
-    const sending = producer
-      .request(
-        { type: 'go', job: { kind: 'load', rate, seconds: cell.seconds, tickMs: LOAD_TICK_MS } },
-        'done',
-      )
-      .then(({ result }) => {
-        sendLagMaxMs = result?.sendLagMaxMs ?? null;
-      });
+    const job = { kind: 'load', rate, seconds: cell.seconds, tickMs: LOAD_TICK_MS } as const;
+    const sending = producer.request({ type: 'go', job }, 'done').then(({ result }) => {
+      sendLagMaxMs = result?.sendLagMaxMs ?? null;
+    });
     // A failed producer must end the follow too, not leave it to the stall timeout.
-    let failed: unknown = null;
-    sending.catch((error: unknown) => (failed = error));
-    await session.follow(counts, {
-      until: () => counts.complete || failed !== null,
+    let failed = false;
+    sending.catch(() => (failed = true));
+    timeLimited = await followWithin(session, counts, {
+      until: () => counts.complete || failed,
       stallMs: STALL_MS,
+      deadline: Math.max(deadline, performance.now() + cell.seconds * 1000 + STALL_MS),
       onRecords: (found) => progress.add(found),
     });
     await sending;
@@ -341,48 +375,13 @@ async function runLoad(
     tasks: total,
     counts,
     seconds,
-    perSecond: total / seconds,
+    perSecond: counts.distinct / seconds,
     offeredPerSecond: rate,
     latencyMs: latencySummary(latencies(session.reader, 0, total)),
     sendLagMaxMs,
     cpu,
-    cpuTasks: total,
+    cpuTasks: counts.distinct,
     consumers: calibration.consumers,
+    timeLimited,
   };
-}
-
-/** Handler start minus t0 of the first delivery of each id in [from, to), in ms. */
-function latencies(reader: RecordReader, from: number, to: number): Float64Array {
-  const seen = new Uint8Array(to);
-  const samples = new Float64Array(to - from);
-  let count = 0;
-  for (let index = 0; index < reader.length; index += 1) {
-    const id = reader.id(index);
-    if (id < from || id >= to || seen[id] === 1) continue;
-    seen[id] = 1;
-    samples[count++] = reader.start(index) - reader.t0(index);
-  }
-  return samples.subarray(0, count);
-}
-
-/** The first and last handler start among ids below `expected`. */
-function startSpan(reader: RecordReader, expected: number): { first: number; last: number } {
-  let first = Infinity;
-  let last = -Infinity;
-  for (let index = 0; index < reader.length; index += 1) {
-    if (reader.id(index) >= expected) continue;
-    const start = reader.start(index);
-    if (start < first) first = start;
-    if (start > last) last = start;
-  }
-  return { first, last };
-}
-
-/** The earliest t0 among ids below `expected` (open loop: the first scheduled send). */
-function firstT0(reader: RecordReader, expected: number): number {
-  let first = Infinity;
-  for (let index = 0; index < reader.length; index += 1) {
-    if (reader.id(index) < expected) first = Math.min(first, reader.t0(index));
-  }
-  return first;
 }

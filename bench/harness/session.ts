@@ -16,11 +16,16 @@ import { RoleProcess } from './role-process.ts';
 /** Thrown when no task was recorded for `stallMs`: the run is reported with what is missing. */
 export class Stalled extends Error {}
 
+/** Thrown when a follow reaches its deadline while tasks are still coming. */
+export class TimeLimit extends Error {}
+
 export interface FollowOptions {
   /** Stop following once this holds. */
   until: () => boolean;
   /** No new record for this long ends the follow with Stalled. */
   stallMs: number;
+  /** performance.now() after which the follow ends with TimeLimit. */
+  deadline?: number;
   /** How often to look at the record files. */
   pollMs?: number;
   /** Called once, when the first records arrive. */
@@ -127,6 +132,9 @@ export class RunSession {
       }
       if (options.until()) return;
       this.#signal.throwIfAborted();
+      if (performance.now() > (options.deadline ?? Infinity)) {
+        throw new TimeLimit(`the run's time limit ran out`);
+      }
       if (performance.now() - lastNews > options.stallMs) {
         throw new Stalled(`no task was recorded for ${Math.round(options.stallMs / 1000)} s`);
       }

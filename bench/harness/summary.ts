@@ -22,6 +22,10 @@ export interface SummaryRow {
   validRuns: number;
   missing: number;
   duplicates: number;
+  /** Runs the time limit ended. */
+  timeLimited: number;
+  /** The rate of those runs until the limit (not in `rate`: they are invalid). */
+  limitedRate: Spread | null;
   rate: Spread | null;
   offered: Spread | null;
   p50: Spread | null;
@@ -56,8 +60,13 @@ export function summarize(
         system: (runs[0] as RunResult).system,
         runs: runs.length,
         validRuns: valid.length,
-        missing: runs.reduce((sum, run) => sum + run.check.missing, 0),
+        // Tasks a time-limited run did not reach are not lost: not counted as missing.
+        missing: runs
+          .filter((run) => !run.timeLimited)
+          .reduce((sum, run) => sum + run.check.missing, 0),
         duplicates: runs.reduce((sum, run) => sum + run.check.duplicates, 0),
+        timeLimited: runs.filter((run) => run.timeLimited).length,
+        limitedRate: spread(runs.filter((run) => run.timeLimited).map((run) => run.perSecond)),
         rate: spread(valid.map((run) => run.perSecond)),
         offered: spread(valid.map((run) => run.offeredPerSecond)),
         p50: spread(valid.map((run) => run.latencyMs?.p50 ?? null)),
@@ -120,6 +129,11 @@ function ratio(value: number | null): string {
 
 function validity(row: SummaryRow): string {
   const notes: string[] = [];
+  if (row.timeLimited > 0) {
+    const rate =
+      row.limitedRate === null ? '' : `, ${formatRate(row.limitedRate.median)}/s until then`;
+    notes.push(`time limit${rate}`);
+  }
   if (row.missing > 0) notes.push(`${row.missing.toLocaleString('en-US')} missing`);
   if (row.duplicates > 0) notes.push(`${row.duplicates.toLocaleString('en-US')} dup`);
   return `${row.validRuns}/${row.runs}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`;

@@ -189,6 +189,7 @@ function run(
       100,
     ),
     valid: true,
+    timeLimited: false,
     error: null,
     startedAt: '2026-11-21T00:00:00.000Z',
     ...partial,
@@ -259,6 +260,23 @@ describe('bench summary', () => {
     assert.equal(ratio('drain-1p', 'pg-boss'), 0.5);
     assert.equal(ratio('pickup', 'pullq-sqlite'), 2);
     assert.equal(ratio('pickup', 'pg-boss'), 25);
+  });
+
+  it('a run the time limit ended is invalid, its unreached tasks not called missing, its rate noted', () => {
+    const limited = run({
+      cell: 'drain-1p',
+      contender: 'pg-boss-defaults',
+      system: 'pg-boss',
+      perSecond: 51,
+      valid: false,
+      timeLimited: true,
+      check: checkExactlyOnce([0, 1], 100),
+    });
+    const [row] = summarize([limited], [drain], ['pg-boss-defaults']);
+    assert.ok(row !== undefined);
+    assert.equal(row.rate, null);
+    assert.equal(row.missing, 0);
+    assert.equal(throughputTable([row]).rows[0]?.[6], '0/1 (time limit, 51/s until then)');
   });
 
   it('without a peer in the cell there is no ratio', () => {
