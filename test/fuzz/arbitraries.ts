@@ -204,13 +204,7 @@ const webSafe = (base64: string): string => base64.replace(/\+/g, '-').replace(/
 
 /** Percent-encodes the UTF-8 bytes; a lone surrogate becomes U+FFFD's bytes, not a throw. */
 export function encodeURIComponentSafe(text: string): string {
-  return [...Buffer.from(text, 'utf8')]
-    .map((byte) =>
-      /[A-Za-z0-9._~-]/.test(String.fromCharCode(byte))
-        ? String.fromCharCode(byte)
-        : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`,
-    )
-    .join('');
+  return encodeURIComponent(text.toWellFormed());
 }
 
 /** The text with only what a request line cannot carry encoded: `..`, `%zz` and `;` go raw. */
