@@ -311,7 +311,7 @@ async function runPickup(
         break;
       }
       await producer.request({ type: 'put', id }, 'put-done');
-      await session.follow(counts, { until: () => counts.has(id), stallMs: STALL_MS, pollMs: 1 });
+      await session.follow(counts, { until: () => counts.has(id), stallMs: STALL_MS, pollMs: 2 });
       progress.add(1);
       const [low, high] = PICKUP_GAP_MS;
       await new Promise((resolve) => setTimeout(resolve, low + Math.random() * (high - low)));

@@ -4,12 +4,13 @@
  * section replacement, and /proc stat parsing.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { chartSvg } from '../../bench/harness/chart.ts';
-import { parseStat } from '../../bench/harness/cpu.ts';
+import { CpuMeter, cpuDifference, parseStat } from '../../bench/harness/cpu.ts';
 import { END_MARKER, START_MARKER, replaceSection } from '../../bench/harness/docs.ts';
 import { DeliveryCounts, checkExactlyOnce } from '../../bench/harness/exactly-once.ts';
 import { taskBody } from '../../bench/harness/jobs.ts';
@@ -380,6 +381,20 @@ describe('bench CPU accounting', () => {
       own: 300,
       children: 10,
     });
+  });
+
+  it('a child and its own child are counted after they exited, through their parents', () => {
+    const meter = new CpuMeter({ serverPids: [], brokerNames: [] });
+    const before = meter.sample();
+    // The child burns 0.2 s of CPU, and waits for a grandchild that burns 0.2 s more.
+    const burn = 'const t=process.cpuUsage();while(process.cpuUsage(t).user<200000){}';
+    const child = `${burn};require('child_process').spawnSync(process.execPath,['-e',${JSON.stringify(burn)}])`;
+    spawnSync(process.execPath, ['-e', child], { stdio: 'ignore' });
+    const used = cpuDifference(meter.sample(), before);
+    assert.ok(used.clients >= 0.35, `${used.clients} s counted`);
+    assert.ok(used.clients < 5, `${used.clients} s counted`);
+    assert.equal(used.server, 0);
+    assert.equal(used.broker, 0);
   });
 
   it('reads this very process', async () => {
