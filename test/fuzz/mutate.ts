@@ -2,175 +2,21 @@
  * The mutation operators: each takes a request (most often a valid one from the corpus) and
  * breaks one thing in it: a path segment, a query parameter, the method, a header, a value
  * deep in the JSON body, the body's bytes, a base64 payload. `mutate` stacks one to four.
- *
- * The bad values are the ones that broke servers before: path traversal, SQL and Lua
- * metacharacters, NUL bytes, lone surrogates, invalid UTF-8, numbers past 2^53 or past a
- * double, nesting deep enough to overflow a recursive walk, prototype keys.
+ * The bad values come from ./nasty-values.ts.
  */
 import { gzipSync } from 'node:zlib';
 import type { FuzzRequest } from './oracle.ts';
+import {
+  BAD_BASE64,
+  CONTENT_TYPES,
+  METHODS,
+  NASTY_JSON_VALUES,
+  NASTY_STRINGS,
+  OVERSIZE_BASE64,
+  QUERY_NAMES,
+  QUERY_VALUES,
+} from './nasty-values.ts';
 import type { Random } from './random.ts';
-
-/** Strings that have meant something to some layer: paths, SQL, Lua, shells, parsers. */
-export const NASTY_STRINGS: readonly string[] = [
-  '',
-  ' ',
-  '.',
-  '..',
-  '../..',
-  '..%2f..%2fetc%2fpasswd',
-  '%2e%2e',
-  '%2e%2e%2f',
-  '..\\..\\windows',
-  '/etc/passwd',
-  "'; DROP TABLE tasks; --",
-  "' OR '1'='1",
-  '" OR ""="',
-  "a'); DELETE FROM queues; --",
-  '1; SELECT * FROM tokens',
-  ']]..redis.call("FLUSHALL")..[[',
-  'KEYS *',
-  '{queue}',
-  '\u0000',
-  'a\u0000b',
-  '%00',
-  'a%00b',
-  '\uD800',
-  '\uDFFF\uD800',
-  '\uFFFF',
-  'é',
-  '𝕏',
-  '🙂',
-  '%ff',
-  '%c3%28',
-  '%',
-  '%%',
-  '%zz',
-  '*',
-  '?',
-  '#',
-  ';',
-  '~',
-  's~',
-  'e~fuzzapp',
-  '__proto__',
-  'constructor',
-  'prototype',
-  'toString',
-  'hasOwnProperty',
-  'null',
-  'undefined',
-  'NaN',
-  '-1',
-  '1e309',
-  '0x10',
-  'true',
-  '[]',
-  '{}',
-  '${7*7}',
-  '<script>alert(1)</script>',
-  'a'.repeat(101),
-  'a'.repeat(501),
-  'a'.repeat(5000),
-];
-
-/** JSON texts put in place of a value; several are not what JSON.stringify can produce. */
-export const NASTY_JSON_VALUES: readonly string[] = [
-  'null',
-  'true',
-  'false',
-  '0',
-  '-0',
-  '-1',
-  '1.5',
-  '1e308',
-  '-1e308',
-  '1e400',
-  '-1e400',
-  '9007199254740993',
-  '123456789012345678901234567890',
-  '0.0000000000000000000001',
-  '1E2',
-  '""',
-  '"\\u0000"',
-  '"\\ud800"',
-  '"\\udc00\\ud800"',
-  '"a\\u0000b"',
-  '[]',
-  '{}',
-  '[null]',
-  '[[]]',
-  '{"__proto__":{"polluted":1}}',
-  '{"constructor":{"prototype":{"polluted":1}}}',
-  '{"data":{}}',
-  `"${'x'.repeat(70_000)}"`,
-  `[${Array.from({ length: 1001 }, () => '{}').join(',')}]`,
-  '['.repeat(5000) + ']'.repeat(5000),
-  '{"a":'.repeat(3000) + '1' + '}'.repeat(3000),
-];
-
-/** Names the routes read from a query string, and two that have hurt parsers. */
-const QUERY_NAMES = [
-  'numTasks',
-  'leaseSecs',
-  'groupByTag',
-  'tag',
-  'fields',
-  'getStats',
-  'newLeaseSeconds',
-  'limit',
-  'cursor',
-  'state',
-  'payload',
-  'queue',
-  'seconds',
-  'oauth_token',
-  'key',
-  'alt',
-  'prettyPrint',
-  '__proto__',
-  'constructor',
-];
-
-const QUERY_VALUES = [
-  ...NASTY_STRINGS.slice(0, 40),
-  '0',
-  '1',
-  '1000',
-  '1001',
-  '604801',
-  '99999999999999999999',
-  '-0',
-  '1.5',
-  '1e3',
-  'TRUE',
-  'yes',
-  'kind,items(id',
-  'items(((((',
-  '*',
-  'a/b/c/d/e/f',
-  `${'a,'.repeat(500)}a`,
-  `${'a('.repeat(300)}b${')'.repeat(300)}`,
-];
-
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'PROPFIND'];
-
-const CONTENT_TYPES = [
-  'application/json',
-  'application/json; charset=utf-8',
-  'application/json; charset=latin1',
-  'application/JSON',
-  'application/json;;',
-  'text/plain',
-  'text/html',
-  'application/x-www-form-urlencoded',
-  'multipart/form-data; boundary=x',
-  'application/octet-stream',
-  'application/xml',
-  '*/*',
-  'garbage',
-  '',
-];
 
 type Operator = (request: FuzzRequest, random: Random) => FuzzRequest;
 
@@ -466,25 +312,6 @@ function mutateBytes(request: FuzzRequest, random: Random): FuzzRequest {
   }
   return withBody(request, body);
 }
-
-const BAD_BASE64 = [
-  '',
-  '=',
-  '====',
-  'a',
-  'abcde',
-  'ab=c',
-  'ab+/_-',
-  'YWJj\nZGVm',
-  'YW Jj',
-  'YWJj====',
-  '+/+/',
-  '-_-_',
-  '\u0000',
-  'Ä',
-];
-/** Decodes to 1 MiB + 1 byte: payload_too_large, refused before it is decoded. */
-const OVERSIZE_BASE64 = 'A'.repeat(1_398_104);
 
 function mutateBase64(request: FuzzRequest, random: Random): FuzzRequest {
   const text = Buffer.from(request.body ?? '').toString('utf8');

@@ -6,7 +6,7 @@
  */
 import { after, before, it } from 'node:test';
 import fc from 'fast-check';
-import { toRequest, v1beta2Draft } from './arbitraries.ts';
+import { toRequest, v1beta2Draft } from './request-drafts.ts';
 import { FuzzState } from './fuzz-state.ts';
 import { assertSound, formatStatuses, replenish, sendChecked, tame } from './fuzz-loop.ts';
 import { fuzzServer, type FuzzServer } from './fuzz-server.ts';
