@@ -126,8 +126,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       held: () => [...this.#buffer, ...this.#running.values()],
       renewed: (count) => this.emit('renewed', { count }),
       lost: (held) => {
-        this.#counts.leaseLost += 1;
         const index = this.#buffer.indexOf(held);
+        // A renewal that answers after its task was settled finds the task gone: no loss.
+        if (index < 0 && this.#running.get(held.key) !== held) return;
+        this.#counts.leaseLost += 1;
         if (index >= 0) this.#buffer.splice(index, 1);
         this.#logger.warn({ task: held.task.id }, 'lease lost while held');
         this.emit('lease-lost', { id: held.task.id });
