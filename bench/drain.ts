@@ -7,7 +7,7 @@
  * run with a missing task is invalid. Then the backlog check: drain 1,000 tasks from a queue
  * holding 1,000,000 and from one holding 1,000, and compare the rates.
  *
- *   npm run bench -- [--tasks 100000] [--runs 5] [--backlog 1000000] [--quick]
+ *   npm run bench:drain -- [--tasks 100000] [--runs 5] [--backlog 1000000] [--quick]
  *                    [--consumers 8] [--producers 4] [--cpu-prof-dir DIR]
  *                    [--backend URL] [--direct]
  *
