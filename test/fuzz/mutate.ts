@@ -152,7 +152,7 @@ function mutateMethod(request: FuzzRequest, random: Random): FuzzRequest {
 
 function mutateHeaders(request: FuzzRequest, random: Random): FuzzRequest {
   const headers = { ...request.headers };
-  switch (random.int(0, 6)) {
+  switch (random.int(0, 7)) {
     case 0:
       headers['content-type'] = random.pick(CONTENT_TYPES);
       break;
@@ -187,6 +187,10 @@ function mutateHeaders(request: FuzzRequest, random: Random): FuzzRequest {
       break;
     case 5:
       headers['accept-encoding'] = random.pick(['gzip', 'deflate', 'br', '*', 'identity;q=0']);
+      break;
+    case 6:
+      // Kept and echoed when well-formed (src/server/observability/http-hooks.ts).
+      headers['x-request-id'] = random.pick(['', ' ', 'a,b', '../../x', 'x'.repeat(5000), '<b>']);
       break;
     default:
       headers['accept'] = random.pick(['text/html', 'application/xml', '*/*', '']);
@@ -323,11 +327,25 @@ function mutateBase64(request: FuzzRequest, random: Random): FuzzRequest {
   return withBody(request, replaced);
 }
 
-/** A body one byte past the limit, or a payload one byte past 1 MiB. */
+let gzipBomb: Buffer | undefined;
+
+/**
+ * A body one byte past the limit, a payload one byte past 1 MiB, or 8 MB of JSON gzipped to
+ * 8 KB: a body's limit counts its bytes once decompressed.
+ */
 function oversize(request: FuzzRequest, random: Random): FuzzRequest {
-  const big = random.chance(0.5)
-    ? `{"tasks":[{"text":"${'x'.repeat(1024 * 1024 + 1)}"}]}`
-    : `{"payloadBase64":"${'A'.repeat(2 * 1024 * 1024 + 1)}"}`;
+  const roll = random.int(0, 2);
+  if (roll === 2) {
+    gzipBomb ??= gzipSync(`{"tasks":[{"text":"${'x'.repeat(8_000_000)}"}]}`);
+    return withBody(
+      { ...request, headers: { ...request.headers, 'content-encoding': 'gzip' } },
+      gzipBomb,
+    );
+  }
+  const big =
+    roll === 0
+      ? `{"tasks":[{"text":"${'x'.repeat(1024 * 1024 + 1)}"}]}`
+      : `{"payloadBase64":"${'A'.repeat(2 * 1024 * 1024 + 1)}"}`;
   return withBody(request, big);
 }
 
