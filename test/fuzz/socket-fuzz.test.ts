@@ -8,9 +8,9 @@
  * is alive and serving, stops cleanly, logged no error, and its store passes the integrity
  * check.
  *
- * Sixteen connections run at once, each with its own random source (seed + connection
- * number); the order in which their requests reach the server varies, so a failure prints
- * the request's bytes to replay it.
+ * Sixteen connections run at once, each with its own random source drawn from the seed;
+ * the order in which their requests reach the server varies, so a failure prints the
+ * request's bytes to replay it.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -177,8 +177,12 @@ it(`${settings.runs} fuzzed requests over sockets: catalogued answers, no hang, 
   const statuses = new Map<number, number>();
   const kinds = new Map<string, number>();
   let next = 0;
+  // Each connection's own stream, drawn from the seed (seed + n would share streams with
+  // the next seeds).
+  const seeds = new Random(settings.seed);
+  const workerSeeds = Array.from({ length: CONNECTIONS }, () => seeds.int(0, 2 ** 32 - 1));
   const worker = async (connection: number): Promise<void> => {
-    const random = new Random(settings.seed + connection);
+    const random = new Random(workerSeeds[connection]!);
     for (let index = next++; index < settings.runs; index = next++) {
       if (index % 250 === 0) await replenish(state);
       const { framed, requests, slow } = nextExchange(random, state);
