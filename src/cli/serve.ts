@@ -57,6 +57,18 @@ export function serveCommand(): Command {
       'interface of --metrics-port (env PULLQ_METRICS_HOST; default 127.0.0.1)',
     )
     .option(
+      '--headers-timeout <seconds>',
+      'answer 408 and close a connection whose request headers have not all arrived after this long (env PULLQ_HEADERS_TIMEOUT; default 20)',
+    )
+    .option(
+      '--request-timeout <seconds>',
+      'the same for the whole request, body included; a long-poll is not cut (env PULLQ_REQUEST_TIMEOUT; default 120)',
+    )
+    .option(
+      '--max-connections <n>',
+      'open connections at most; past it new ones are closed, and idle ones closed to make room (env PULLQ_MAX_CONNECTIONS; default 10000)',
+    )
+    .option(
       '--write-credentials',
       'with PULLQ_ADMIN_TOKEN: also write it to the credentials file, as a first start does',
     )

@@ -29,10 +29,14 @@ export const ERROR_CATALOG = {
   lease_lost: { status: 409, retryable: false },
   /** Client side: the message was already acked, rejected or requeued; it settles once. */
   already_settled: { status: 409, retryable: false },
+  /** The request did not arrive within the server's header or request timeout. */
+  request_timeout: { status: 408, retryable: true },
   /** The body or a payload is larger than the limit. */
   payload_too_large: { status: 413, retryable: false },
   /** The content type is not one the route accepts. */
   unsupported_media_type: { status: 415, retryable: false },
+  /** The request headers are larger than the server reads (16 KiB). */
+  headers_too_large: { status: 431, retryable: false },
   /** Too many requests for this token; retry after the indicated time. */
   rate_limited: { status: 429, retryable: true },
   /** The backend does not offer this capability. */

@@ -22,8 +22,11 @@ const GOOGLE_ERRORS: Record<ErrorCode, { status: number; reason: string }> = {
   lease_lost: { status: 400, reason: 'invalid' },
   // Raised by the client only; never sent.
   already_settled: { status: 409, reason: 'conflict' },
+  // Answered by the HTTP layer (Node's timers and parser), for which Google had no reason.
+  request_timeout: { status: 408, reason: 'requestTimeout' },
   payload_too_large: { status: 413, reason: 'uploadTooLarge' },
   unsupported_media_type: { status: 415, reason: 'unsupportedMediaType' },
+  headers_too_large: { status: 431, reason: 'headersTooLarge' },
   rate_limited: { status: 429, reason: 'rateLimitExceeded' },
   unsupported: { status: 501, reason: 'notImplemented' },
   unavailable: { status: 503, reason: 'backendError' },

@@ -114,15 +114,17 @@ function capConnections<T extends Server>(server: T, max: number): T {
 function clientErrorAnswer(code: string | undefined): { status: number; error: PullqError } {
   switch (code) {
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      // 408 is what clients and proxies understand; the catalog has no code of that status.
       return {
         status: 408,
-        error: new PullqError('timeout', 'the request did not arrive in time; send it again'),
+        error: new PullqError(
+          'request_timeout',
+          'the request did not arrive in time; send it again',
+        ),
       };
     case 'HPE_HEADER_OVERFLOW':
       return {
         status: 431,
-        error: new PullqError('payload_too_large', 'the request headers are larger than 16 KiB'),
+        error: new PullqError('headers_too_large', 'the request headers are larger than 16 KiB'),
       };
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
       return {
@@ -158,8 +160,6 @@ export function answerClientError(error: ConnectionError, socket: Socket): void 
     const v1beta2 =
       Buffer.isBuffer(raw) && raw.subarray(0, 64).toString('latin1').includes(V1BETA2_REQUEST_LINE);
     const google = googleError(pullqError).body;
-    // Google's envelope repeats the status, which is the HTTP layer's here (408, 431).
-    google.error.code = status;
     const body = JSON.stringify(v1beta2 ? google : pullqError.toJSON());
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\n` +

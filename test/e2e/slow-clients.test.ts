@@ -5,7 +5,7 @@
  * nothing, bodies sent a byte at a time, thousands of idle kept-alive connections: each is
  * closed on time or left harmlessly idle, and meanwhile a normal client keeps inserting,
  * leasing and acking. The server here runs with a 2 s header and a 4 s request timeout
- * (PULLQ_HEADERS_TIMEOUT, PULLQ_REQUEST_TIMEOUT) so the test takes seconds, not minutes.
+ * (--headers-timeout, --request-timeout) so the test takes seconds, not minutes.
  */
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
@@ -139,12 +139,14 @@ describe('slow and idle clients, with a 2 s header and a 4 s request timeout', (
   let serve: ServeProcess;
   let port = 0;
   before(async () => {
-    serve = await startServe(['--backend', 'memory://'], {
-      env: {
-        PULLQ_HEADERS_TIMEOUT: String(HEADERS_TIMEOUT_MS / 1000),
-        PULLQ_REQUEST_TIMEOUT: String(REQUEST_TIMEOUT_MS / 1000),
-      },
-    });
+    serve = await startServe([
+      '--backend',
+      'memory://',
+      '--headers-timeout',
+      String(HEADERS_TIMEOUT_MS / 1000),
+      '--request-timeout',
+      String(REQUEST_TIMEOUT_MS / 1000),
+    ]);
     port = Number(new URL(serve.url).port);
   });
   after(async () => {
@@ -180,7 +182,7 @@ describe('slow and idle clients, with a 2 s header and a 4 s request timeout', (
     );
     const timedOut = sockets.filter((s) => /^HTTP\/1\.1 408 /.test(s.received));
     assert.equal(timedOut.length, sockets.length, 'each was answered 408 before the close');
-    assert.match(timedOut[0]!.received, /"code":"timeout"/);
+    assert.match(timedOut[0]!.received, /"code":"request_timeout"/);
     const served = await steady;
     assertServed(served, 'slowloris');
     t.diagnostic(
@@ -283,11 +285,11 @@ describe('slow and idle clients, with a 2 s header and a 4 s request timeout', (
   });
 });
 
-describe('past the connection cap (PULLQ_MAX_CONNECTIONS=200)', () => {
+describe('past the connection cap (--max-connections 200)', () => {
   let serve: ServeProcess;
   let port = 0;
   before(async () => {
-    serve = await startServe(['--backend', 'memory://'], { env: { PULLQ_MAX_CONNECTIONS: '200' } });
+    serve = await startServe(['--backend', 'memory://', '--max-connections', '200']);
     port = Number(new URL(serve.url).port);
   });
   after(() => serve.stop());

@@ -4,10 +4,6 @@
  * native `{ error: { code, message, retryable } }`, or Google's `{ error: { errors: [...],
  * code, message } }` under /taskqueue/v1beta2/projects. Never a 5xx, never a body that is not
  * JSON where JSON is announced.
- *
- * Two statuses come from the HTTP layer rather than a route and have no catalog code of
- * their own yet: 431 (headers past Node's 16 KiB) and 408 (a request not received within the
- * request timeout). They carry the closest codes, payload_too_large and timeout.
  */
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { ERROR_CATALOG, isErrorCode } from '../../src/protocol/errors.ts';
@@ -32,12 +28,6 @@ export interface RawAnswer {
   url?: string;
 }
 
-/** Statuses the HTTP layer answers with a stand-in code (see the module note). */
-const TRANSPORT_STATUSES: Readonly<Record<number, string>> = {
-  408: 'timeout',
-  431: 'payload_too_large',
-};
-
 /** Google's reasons, and the status each may come with (App Engine's, kept by pullq). */
 const GOOGLE_REASONS: Readonly<Record<string, readonly number[]>> = {
   invalid: [400],
@@ -49,7 +39,9 @@ const GOOGLE_REASONS: Readonly<Record<string, readonly number[]>> = {
   forbidden: [403],
   notFound: [404],
   httpMethodNotAllowed: [405],
+  requestTimeout: [408],
   uploadTooLarge: [413],
+  headersTooLarge: [431],
   unsupportedMediaType: [415],
   rateLimitExceeded: [429],
 };
@@ -90,8 +82,7 @@ function nativeEnvelopeProblem(status: number, body: unknown, answer: RawAnswer)
   if (typeof error !== 'object' || error === null) return 'no native error envelope';
   const code = error['code'];
   if (!isErrorCode(code)) return `code ${JSON.stringify(code)} is not in the catalog`;
-  const catalogued = TRANSPORT_STATUSES[status] === code ? status : ERROR_CATALOG[code].status;
-  if (catalogued !== status) return `code ${code} with status ${status}`;
+  if (ERROR_CATALOG[code].status !== status) return `code ${code} with status ${status}`;
   if (error['retryable'] !== ERROR_CATALOG[code].retryable) return `${code}: wrong retryable`;
   if (typeof error['message'] !== 'string' || error['message'] === '') return 'no message';
   const details = error['details'];
@@ -111,7 +102,7 @@ function googleEnvelopeProblem(status: number, body: unknown): string | null {
   const item = errors[0] as Record<string, unknown>;
   const reason = String(item['reason']);
   if (item['domain'] !== 'global') return `domain ${String(item['domain'])}`;
-  if (!GOOGLE_REASONS[reason]?.includes(status) && TRANSPORT_STATUSES[status] === undefined) {
+  if (!GOOGLE_REASONS[reason]?.includes(status)) {
     return `reason ${reason} with status ${status}`;
   }
   if (typeof error['message'] !== 'string' || error['message'] === '') return 'no message';

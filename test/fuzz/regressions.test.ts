@@ -136,7 +136,7 @@ describe('bytes that are not HTTP, over a socket', () => {
     );
   });
 
-  it('headers past 16 KiB fail with 431 and payload_too_large, the status repeated in Google’s envelope', async () => {
+  it('headers past 16 KiB fail with 431 headers_too_large, in Google’s envelope under v1beta2', async () => {
     const native = await send(
       `GET /v1/queues HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(17_000)}\r\n\r\n`,
     );
@@ -144,7 +144,7 @@ describe('bytes that are not HTTP, over a socket', () => {
       { method: 'GET', url: '/v1/queues', headers: {} },
       asAnswer(native),
       431,
-      'payload_too_large',
+      'headers_too_large',
     );
     const google = await send(
       `GET ${V1BETA2_ROOT}/q HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(17_000)}\r\n\r\n`,
@@ -153,7 +153,7 @@ describe('bytes that are not HTTP, over a socket', () => {
       { method: 'GET', url: `${V1BETA2_ROOT}/q`, headers: {} },
       asAnswer(google),
       431,
-      'uploadTooLarge',
+      'headersTooLarge',
     );
   });
 
