@@ -28,6 +28,8 @@ export interface ProducerProgress {
   /** Tasks owed while MAX_IN_FLIGHT puts were in flight: never sent. */
   skipped: number;
   inFlight: number;
+  /** Since the producer started sending. */
+  seconds: number;
   heapUsedBytes: number;
   heapTotalBytes: number;
 }
@@ -59,6 +61,7 @@ function progress(type: ProducerProgress['type']): ProducerProgress {
     failed,
     skipped,
     inFlight,
+    seconds: (performance.now() - started) / 1000,
     heapUsedBytes: memory.heapUsed,
     heapTotalBytes: memory.heapTotal,
   };

@@ -75,13 +75,14 @@ function heapGrowth(result: SoakResult, role: string): number | null {
 }
 
 export function summaryLine(result: SoakResult): string {
-  const seconds = result.samples.at(-1)?.t ?? 0;
   return JSON.stringify({
     soak: result.ok ? 'pass' : 'fail',
     backend: result.options.backend,
     seconds: result.options.seconds,
     rate: result.options.rate,
-    sustainedRate: seconds > 0 ? Math.round((result.samples.at(-1)?.inserted ?? 0) / seconds) : 0,
+    sustainedRate:
+      result.producerSeconds > 0 ? Math.round(result.inserted / result.producerSeconds) : 0,
+    producerSeconds: Number(result.producerSeconds.toFixed(1)),
     inserted: result.inserted,
     processed: result.processed,
     skipped: result.skipped,

@@ -85,6 +85,8 @@ export interface SoakResult {
   inserted: number;
   failedPuts: number;
   skipped: number;
+  /** How long the producer sent. */
+  producerSeconds: number;
   processed: number | null;
   drainedInSeconds: number | null;
   problems: string[];
@@ -303,6 +305,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       inserted: final.inserted,
       failedPuts: final.failed,
       skipped: final.skipped,
+      producerSeconds: final.seconds,
       processed,
       drainedInSeconds,
       problems,

@@ -12,16 +12,17 @@ import { runSoak } from './soak-run.ts';
 
 /**
  * Limits of the 60-second soak, looser than the 10-minute one's because a minute is all
- * warm-up for V8: in healthy runs (2 s samples, 500 tasks/s, judged from 12 s on) the RSS of
- * each process still grew by 7 to 46 MB over the 48 s judged, while its heap used stayed flat
- * (the heap's size grew from about 35 to 85 MB in the worker supervisor). A process may grow
- * by 64 MB, or half its RSS at warm-up end when that is more (the supervisor and server are at
- * 120 to 160 MB). A handler leaking 2 KB per task (`npm run soak -- --seconds 60
- * --sample-seconds 2 --leak-bytes 2048`) made each worker child grow 70 MB, against 21 to 30
- * MB without the leak: this limit catches a leak of about 3 KB per task or more in a minute;
- * the 10-minute soak catches smaller ones.
+ * warm-up for V8: in five healthy runs (2 s samples, 500 tasks/s, judged from 12 s on,
+ * 2026-11-21) the RSS of each process still grew by 9 to 47 MB over the 48 s judged, the
+ * worker supervisor most, while the heap used stayed flat (the supervisor's heap size grew
+ * from 35 to 85 MB meanwhile). A process may grow by 80 MB (33 MB above the most seen), or
+ * half its RSS at warm-up end when that is more (the server is at about 160 MB). A handler
+ * leaking per task (`npm run soak -- --seconds 60 --sample-seconds 2 --leak-bytes N`) made
+ * each worker child grow 70 MB at 2 KB, 87 to 90 MB at 3 KB and 106 MB at 4 KB, against 21
+ * to 28 MB without a leak: this catches a leak of about 4 KB per task in a minute; the
+ * 10-minute soak catches smaller ones.
  */
-const CI_LIMIT = { fraction: 0.5, floorBytes: 64 * MB };
+const CI_LIMIT = { fraction: 0.5, floorBytes: 80 * MB };
 const CI_RATE = 500;
 
 /** A series sampled every 2 s for 60 s: `at(t)` bytes at second t. */
@@ -63,7 +64,7 @@ describe('soak: the judge of memory growth', () => {
     );
     assert.equal(trend.ok, false);
     assert.ok(Math.abs(trend.growthBytes - 96 * MB) < 1, `growth ${trend.growthBytes / MB} MB`);
-    assert.equal(trend.limitBytes, 64 * MB);
+    assert.equal(trend.limitBytes, 80 * MB);
   });
 
   it('refuses to judge fewer than three samples after warm-up', () => {
@@ -95,8 +96,9 @@ describe('soak: 60 seconds on SQLite', () => {
     t.diagnostic(summaryLine(result));
     assert.deepEqual(result.problems, []);
     assert.ok(result.samples.length >= 25, `${result.samples.length} samples`);
-    // Open loop at 500/s for 60 s: what the producer owed, less at most 1% skipped.
-    assert.ok(result.inserted >= CI_RATE * 60 * 0.95, `inserted ${result.inserted}`);
+    // Open loop: what the rate owed over the producer's life, less at most 1% skipped.
+    const owed = CI_RATE * result.producerSeconds;
+    assert.ok(result.inserted >= owed * 0.98, `inserted ${result.inserted} of ${owed}`);
     assert.equal(result.processed, result.inserted);
     assert.notEqual(result.drainedInSeconds, null);
     for (const role of ['server', 'supervisor', 'child-1', 'child-2', 'producer']) {
