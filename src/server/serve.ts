@@ -13,9 +13,9 @@
  * Prometheus metrics are at /metrics for admin tokens, or with --metrics-port on a listener of
  * their own without a token (docs/metrics.md).
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { DestinationStream, Logger } from 'pino';
 import { BootstrapError, bootstrapAdminToken } from '../auth/bootstrap.ts';
 import { writeCredentialsFile } from '../auth/credentials.ts';
@@ -73,7 +73,6 @@ export async function openStore(options: ServeOptions): Promise<OpenedStore> {
       ? join(options.dataDir, 'pullq.db')
       : sqlitePath(options.backendUrl),
   );
-  mkdirSync(dirname(path), { recursive: true });
   // Loaded only when used: a memory server never opens node:sqlite.
   const { SqliteBackend } = await import('../backends/sqlite/sqlite-backend.ts');
   const backend = new SqliteBackend({ path, synchronous: options.synchronous });
