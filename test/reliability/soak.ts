@@ -24,16 +24,17 @@ import type { StoreKind } from './soak-processes.ts';
  * over the remaining 480 s.
  *
  * Why that much: a healthy process's RSS still rises after warm-up, in steps, because V8
- * grows its heap long after the heap used has levelled off. In three 10-minute runs on SQLite
+ * grows its heap long after the heap used has levelled off. In four 10-minute runs on SQLite
  * at 500 tasks/s (2026-11-21) the heap used of the server, the supervisor and the producer
- * stayed between 12 and 78 MB, while their heap size stepped up by as much as 64 MB at once
- * (the server's from 102 to 166 MB at about 390 s, the supervisor's from 85 to 149 MB at
- * 150 s), and RSS followed; the worker children levelled off only at about 290 s. A
- * least-squares fit reads a step in mid-window as up to 1.5 times its height: the healthy
- * processes showed up to 80 MB of fitted growth. A leak grows with the work instead: a
- * handler keeping 1 KB per task (--leak-bytes 1024) made each worker child grow 151 and
- * 157 MB over the window (120,000 tasks each), so this limit catches a leak of about 1 KB per
- * task, and one of a few KB shows as several hundred MB.
+ * stayed between 11 and 90 MB, while their heap size stepped up by as much as 64 MB at once,
+ * and RSS followed: the server's RSS rose by 25 to 60 MB between 350 and 400 s in every run
+ * (its heap size from 108 to 170 MB in the last), the supervisor's heap size went from 85 to
+ * 149 MB at 150 s, and the worker children levelled off only at about 290 s. A least-squares
+ * fit reads a step in mid-window as up to 1.5 times its height: the healthy processes showed
+ * up to 90 MB of fitted growth (the server, whose step falls mid-window). A leak grows with
+ * the work instead: a handler keeping 1 KB per task (--leak-bytes 1024) made each worker
+ * child grow 151 and 157 MB over the window (120,000 tasks each), so this limit catches a
+ * leak of about 1 KB per task, and one of a few KB shows as several hundred MB.
  */
 export const SOAK_WARMUP_FRACTION = 0.2;
 export const SOAK_LIMIT = { fraction: 0.5, floorBytes: 128 * MB };
