@@ -17,7 +17,6 @@
  * Each run uses its own queue name, so its keys are `bull:bench-<runId>:*`; dispose removes
  * them with `obliterate` and deletes whatever that left.
  */
-import { readFile } from 'node:fs/promises';
 import type { JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type {
@@ -29,6 +28,8 @@ import type {
   Producer,
   TaskBody,
 } from '../harness/contender.ts';
+import { requiredConfig } from '../harness/contender.ts';
+import { packageVersion } from '../harness/environment.ts';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 /** BullMQ's default key prefix (`prefix` option), which both variants keep. */
@@ -81,8 +82,8 @@ function bullmqContender(variant: Variant): Contender {
     const redis = await connect();
     try {
       Object.assign(info.versions, {
-        bullmq: await packageVersion('bullmq'),
-        ioredis: await packageVersion('ioredis'),
+        bullmq: packageVersion('bullmq'),
+        ioredis: packageVersion('ioredis'),
         redis: serverVersion(await redis.info('server')),
       });
       const leftover = await queueKeys(redis, queue);
@@ -123,8 +124,8 @@ function bullmqContender(variant: Variant): Contender {
 
   async function producer(config: Record<string, string>): Promise<Producer> {
     const { Queue } = await import('bullmq');
-    const queue = new Queue<TaskBody>(required(config, 'queue'), {
-      connection: { url: required(config, 'redisUrl') },
+    const queue = new Queue<TaskBody>(requiredConfig(config, 'queue'), {
+      connection: { url: requiredConfig(config, 'redisUrl') },
     });
     queue.on('error', (error) => process.stderr.write(`${name} queue: ${String(error)}\n`));
     await queue.waitUntilReady();
@@ -144,9 +145,9 @@ function bullmqContender(variant: Variant): Contender {
     options: ConsumerOptions,
   ): Promise<Consumer> {
     const { Worker } = await import('bullmq');
-    const url = required(config, 'redisUrl');
+    const url = requiredConfig(config, 'redisUrl');
     const worker = new Worker<TaskBody>(
-      required(config, 'queue'),
+      requiredConfig(config, 'queue'),
       async (job) => {
         await options.handler(job.data);
       },
@@ -193,17 +194,4 @@ function serverVersion(infoServer: string): string {
   const match = /^redis_version:(\S+)/m.exec(infoServer);
   if (!match?.[1]) throw new Error('INFO server has no redis_version');
   return match[1];
-}
-
-/** The installed version, as node_modules holds it (the lockfile pins it exactly). */
-async function packageVersion(pkg: string): Promise<string> {
-  const file = new URL(`../../node_modules/${pkg}/package.json`, import.meta.url);
-  const { version } = JSON.parse(await readFile(file, 'utf8')) as { version: string };
-  return version;
-}
-
-function required(config: Record<string, string>, key: string): string {
-  const value = config[key];
-  if (value === undefined) throw new Error(`contender config lacks ${key}`);
-  return value;
 }

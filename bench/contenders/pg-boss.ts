@@ -19,7 +19,6 @@
  * Each run installs pg-boss into its own schema, dropped at dispose after logging how many job
  * rows and bytes it held (pg-boss keeps completed jobs for `deleteAfterSeconds`, 7 days).
  */
-import { readFile } from 'node:fs/promises';
 import type { ConstructorOptions, Job, JobResult, PgBoss, Queue, WorkOptions } from 'pg-boss';
 import type pg from 'pg';
 import type {
@@ -31,6 +30,8 @@ import type {
   Producer,
   TaskBody,
 } from '../harness/contender.ts';
+import { requiredConfig } from '../harness/contender.ts';
+import { packageVersion } from '../harness/environment.ts';
 
 const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 /** The schema is per run, so the queue name can be fixed. */
@@ -91,8 +92,8 @@ function pgBossContender(variant: Variant): Contender {
       "SELECT current_setting('server_version') AS version",
     );
     Object.assign(info.versions, {
-      'pg-boss': await packageVersion('pg-boss'),
-      pg: await packageVersion('pg'),
+      'pg-boss': packageVersion('pg-boss'),
+      pg: packageVersion('pg'),
       postgres: version?.version ?? 'unknown',
     });
     const [existing] = await sql('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
@@ -195,8 +196,8 @@ function pgBossContender(variant: Variant): Contender {
     const { PgBoss } = await import('pg-boss');
     const boss = new PgBoss({
       ...options,
-      connectionString: required(config, 'connectionString'),
-      schema: required(config, 'schema'),
+      connectionString: requiredConfig(config, 'connectionString'),
+      schema: requiredConfig(config, 'schema'),
     });
     boss.on('error', (error) => process.stderr.write(`${name}: ${String(error)}\n`));
     return boss.start();
@@ -235,17 +236,4 @@ async function sql<R extends pg.QueryResultRow = Record<string, unknown>>(
   } finally {
     await client.end();
   }
-}
-
-/** The installed version, as node_modules holds it (the lockfile pins it exactly). */
-async function packageVersion(pkg: string): Promise<string> {
-  const file = new URL(`../../node_modules/${pkg}/package.json`, import.meta.url);
-  const { version } = JSON.parse(await readFile(file, 'utf8')) as { version: string };
-  return version;
-}
-
-function required(config: Record<string, string>, key: string): string {
-  const value = config[key];
-  if (value === undefined) throw new Error(`contender config lacks ${key}`);
-  return value;
 }

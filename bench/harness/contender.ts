@@ -79,3 +79,10 @@ export interface Contender {
   producer(config: Record<string, string>): Promise<Producer>;
   consumer(config: Record<string, string>, options: ConsumerOptions): Promise<Consumer>;
 }
+
+/** A value `prepare` put in the config; a missing one is the contender's bug. */
+export function requiredConfig(config: Record<string, string>, key: string): string {
+  const value = config[key];
+  if (value === undefined) throw new Error(`contender config lacks ${key}`);
+  return value;
+}

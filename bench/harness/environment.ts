@@ -36,7 +36,8 @@ function git(args: string[]): string {
   }
 }
 
-function packageVersion(name: string): string {
+/** The installed version, as node_modules holds it (the lockfile pins it exactly). */
+export function packageVersion(name: string): string {
   try {
     const text = readFileSync(new URL(`node_modules/${name}/package.json`, ROOT), 'utf8');
     return (JSON.parse(text) as { version: string }).version;
