@@ -5,8 +5,6 @@
  *
  *   node bench/worker.ts [--tasks 100000] [--quick] [--processes 2] [--concurrency 50]
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,10 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Connection } from '../src/client/connection.ts';
 import { Worker } from '../src/worker/worker.ts';
+import { startPullqServer } from './contenders/pullq-server.ts';
 
-const PULLQ_BIN = fileURLToPath(new URL('../bin/pullq.mjs', import.meta.url));
 const NOOP_HANDLER = fileURLToPath(new URL('../test/worker/fixtures/noop.ts', import.meta.url));
-const ADMIN_TOKEN = 'pq_bench-admin-token-loopback-only';
 
 const { values } = parseArgs({
   options: {
@@ -32,27 +29,9 @@ const processes = Number(values.processes);
 const concurrency = Number(values.concurrency);
 
 const dir = await mkdtemp(join(tmpdir(), 'pullq-bench-worker-'));
-const env: Record<string, string | undefined> = { ...process.env };
-for (const name of Object.keys(env)) if (name.startsWith('PULLQ_')) delete env[name];
-const server = spawn(
-  process.execPath,
-  [PULLQ_BIN, 'serve', '--port', '0', '--print-address-json', '--log-level', 'warn', '--data', dir],
-  {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...env, PULLQ_ADMIN_TOKEN: ADMIN_TOKEN, XDG_CONFIG_HOME: join(dir, 'no-config') },
-  },
-);
+const server = await startPullqServer(['--data', dir], join(dir, 'no-config'));
 try {
-  const url = await new Promise<string>((resolve, reject) => {
-    let stdout = '';
-    server.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-      const match = /\{"listening":"([^"]+)"\}/.exec(stdout);
-      if (match?.[1]) resolve(match[1]);
-    });
-    server.on('exit', (code) => reject(new Error(`pullq serve exited (${code})`)));
-  });
-  await using connection = new Connection(url, { token: ADMIN_TOKEN });
+  await using connection = new Connection(server.url, { token: server.token });
   const queue = connection.simpleQueue('bench');
   process.stderr.write(`inserting ${tasks} tasks...\n`);
   const batch = Array.from({ length: 1000 }, () => ({ body: { n: 1 } }));
@@ -82,7 +61,6 @@ try {
     `${JSON.stringify({ bench: 'worker', tasks, processes, concurrency, seconds: Number(seconds.toFixed(2)), tasksPerSecond: rate })}\n`,
   );
 } finally {
-  server.kill('SIGTERM');
-  if (server.exitCode === null) await once(server, 'exit');
+  await server.stop();
   await rm(dir, { recursive: true, force: true });
 }
