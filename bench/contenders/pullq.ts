@@ -62,7 +62,7 @@ const STORE_SETTINGS: Record<Store, Record<string, unknown>> = {
 
 const WORKER_SETTINGS = {
   consumer:
-    'Worker: 1 child process per consumer process, concurrency = the run, prefetch = concurrency',
+    'Worker: 1 child process per consumer process, concurrency = the run, prefetch automatic (the default)',
   lease: '60 s, renewed by the supervisor; long-poll 20 s; acks batched',
   producer: 'SimpleQueue.put / putMany (1,000 per request)',
 };

@@ -26,6 +26,7 @@ import { UsageError, reportError } from './errors.ts';
 import { humanLogLine } from '../server/log-lines.ts';
 import { note, printJson } from './output.ts';
 import { StatusLine, workerStatus } from './status-line.ts';
+import { AUTO_PREFETCH_MAX } from '../worker/prefetch.ts';
 
 interface WorkerFlags extends ClientFlags {
   queue: string;
@@ -75,7 +76,7 @@ export function workerCommand(): Command {
     )
     .option(
       '--prefetch <n>',
-      'tasks leased ahead of a free slot (default: processes x concurrency)',
+      'tasks leased ahead of a free slot (default: automatic, about 20 ms of work, at least processes x concurrency)',
       intOption('--prefetch', 1, 100_000),
     )
     .option(
@@ -227,7 +228,9 @@ async function runWorker(self: Command, module: string, flags: WorkerFlags): Pro
 
     await worker.start();
     started = true;
-    const prefetch = flags.prefetch ?? flags.processes * flags.concurrency;
+    const prefetch =
+      flags.prefetch ??
+      `auto (${flags.processes * flags.concurrency} to ${Math.max(flags.processes * flags.concurrency, AUTO_PREFETCH_MAX)})`;
     say(
       `worker: queue ${flags.queue} at ${flags.url === undefined ? settings.server : withoutPassword(flags.url)}: ${flags.processes} process(es) x ${flags.concurrency} concurrency, prefetch ${prefetch}, lease ${flags.leaseSeconds} s`,
     );

@@ -18,7 +18,8 @@ export interface WorkerOptions {
   processes?: number;
   /** Handlers each child runs at once. Default 10. */
   concurrency?: number;
-  /** Tasks leased ahead of a free slot. Default processes * concurrency. */
+  /** Tasks leased ahead of a free slot. Default: automatic, what the slots use up in about
+   * 20 ms, at least processes * concurrency and at most 1000 above that (./prefetch.ts). */
   prefetch?: number;
   /** Length of each lease (renewed while the task is held). Default 60. */
   leaseSeconds?: number;
@@ -45,7 +46,8 @@ export interface ResolvedWorkerOptions {
   handler: string;
   processes: number;
   concurrency: number;
-  prefetch: number;
+  /** undefined: automatic. */
+  prefetch: number | undefined;
   leaseSeconds: number;
   backoff: Backoff;
   timeoutSeconds: number | null;
@@ -62,8 +64,8 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
   checkInt(processes, 'processes', 1, 1024);
   const concurrency = options.concurrency ?? 10;
   checkInt(concurrency, 'concurrency', 1, 10_000);
-  const prefetch = options.prefetch ?? processes * concurrency;
-  checkInt(prefetch, 'prefetch', 1, 100_000);
+  const prefetch = options.prefetch;
+  if (prefetch !== undefined) checkInt(prefetch, 'prefetch', 1, 100_000);
   const leaseSeconds = options.leaseSeconds ?? 60;
   checkNumber(leaseSeconds, 'leaseSeconds', 1, LIMITS.maxLeaseSeconds);
   const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };

@@ -1,6 +1,6 @@
 /**
  * Worker: the supervisor of a multi-process worker. It never runs user code: it leases tasks
- * (into a prefetch buffer sized apart from concurrency), hands each to the child process with
+ * (into a prefetch buffer sized apart from concurrency, ./prefetch.ts), hands each to the child process with
  * the most free slots, renews the leases of everything buffered or running before they end,
  * and acks or releases each task by what its child reports. So a handler that blocks its
  * child's event loop keeps its lease, and a child that dies has its tasks handed at once to a
@@ -21,6 +21,7 @@ import { LIMITS } from '../protocol/limits.ts';
 import { Crashes, MAX_REDELIVERIES } from './crashes.ts';
 import { LeaseKeeper, type Held } from './lease-keeper.ts';
 import { outcomeOf } from './policy.ts';
+import { PrefetchTarget } from './prefetch.ts';
 import { workerQueueInfo } from './queue-info.ts';
 import { ChildPool, type ChildHandle } from './pool.ts';
 import type { FromChild, Run } from './protocol.ts';
@@ -56,6 +57,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     leaseLost: 0,
   };
   readonly #crashes = new Crashes();
+  readonly #prefetch: PrefetchTarget;
   #keeper: LeaseKeeper | undefined;
   #pool: ChildPool | undefined;
   #capabilities: Capabilities | undefined;
@@ -76,6 +78,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.queue = resolved.queue;
     this.#connection = resolved.connection;
     this.#options = resolved;
+    this.#prefetch = new PrefetchTarget(
+      resolved.prefetch,
+      resolved.processes * resolved.concurrency,
+      performance.now(),
+    );
     this.#logger =
       resolved.logger ??
       pino({ level: resolved.logLevel, name: 'pullq-worker' }, pino.destination(2));
@@ -168,11 +175,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const signal = this.#stopping.signal;
     const longPoll = this.#capabilities?.longPoll === true && !this.#options.once;
     while (!signal.aborted) {
-      if (this.#buffer.length > this.#options.prefetch / 2) {
+      const prefetch = this.#prefetch.limit(performance.now());
+      if (this.#buffer.length > prefetch / 2) {
         await this.#waitForWake(1000);
         continue;
       }
-      const max = Math.min(this.#options.prefetch - this.#buffer.length, LIMITS.maxTasksPerLease);
+      const max = Math.min(prefetch - this.#buffer.length, LIMITS.maxTasksPerLease);
       const startedAt = this.#connection.options.clock.now();
       let tasks: LeasedTask[];
       try {
@@ -233,6 +241,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (pool === undefined) return;
     const batches = new Map<ChildHandle, Run[]>();
     const now = performance.now();
+    const buffered = this.#buffer.length;
     while (this.#buffer.length > 0) {
       const child = pool.freest();
       if (child === null) break;
@@ -250,7 +259,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     for (const [child, runs] of batches) {
       pool.send(child, { type: 'run', runs, timeoutSeconds: this.#options.timeoutSeconds });
     }
-    if (this.#buffer.length <= this.#options.prefetch / 2) this.#wake?.();
+    this.#prefetch.started(buffered - this.#buffer.length, now);
+    if (this.#buffer.length <= this.#prefetch.limit(now) / 2) this.#wake?.();
   }
 
   /** The task left its child: its slot is free. */

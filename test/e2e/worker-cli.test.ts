@@ -127,7 +127,10 @@ describe('pullq worker', () => {
       { WORKER_TEST_OUT: out },
     );
     assert.equal(await worker.exited, 0, worker.stderr());
-    assert.match(worker.stderr(), /queue q at .*: 2 process\(es\) x 5 concurrency, prefetch 10/);
+    assert.match(
+      worker.stderr(),
+      /queue q at .*: 2 process\(es\) x 5 concurrency, prefetch auto \(10 to 1000\)/,
+    );
     assert.match(worker.stderr(), /processed 50, failed 0, retried 0, dead 0/);
     const processed = await processedIds(out);
     assert.deepEqual([...processed].sort(), [...ids].sort(), 'each id exactly once');
