@@ -17,6 +17,7 @@ import type { Connection } from './connection.ts';
 import { decodeEnvelope, type DecodeOptions, type RawDecoding } from './envelope.ts';
 import { Message, type Delivery } from './message.ts';
 import { newTask, type PutOptions, type PutResult } from './put.ts';
+import { PutBatcher } from './put-batcher.ts';
 import { settledOrDeadline, sleep } from './waits.ts';
 import type { CompressionName, SerializerName } from './serializers.ts';
 
@@ -71,6 +72,11 @@ export class SimpleQueue<T = unknown> implements AsyncIterable<Message<T>>, Asyn
   readonly #held = new Set<Message<unknown>>();
   readonly #closing = new AbortController();
   #filling: Promise<void> | undefined;
+  /** Concurrent `put`s, coalesced into insert requests. */
+  readonly #puts = new PutBatcher(
+    async (tasks) => this.#insert(tasks),
+    () => this.#track(),
+  );
   /** Lease requests under way. */
   #inFlight = 0;
   /** The backend's, once connected (messages exist only after a lease, so by then). */
@@ -96,12 +102,18 @@ export class SimpleQueue<T = unknown> implements AsyncIterable<Message<T>>, Asyn
     };
   }
 
-  /** Inserts one message; resolves with its task id. */
+  /**
+   * Inserts one message; resolves with its task id. Puts made while others are on their way
+   * go out together, in one insert request (./put-batcher.ts).
+   */
   async put(body: T, options: PutOptions = {}): Promise<string> {
-    const [result] = await this.putMany([{ body, ...options }]);
-    if (result === undefined) throw new PullqError('internal', 'insert answered no result');
-    if (!result.ok) throw result.error;
-    return result.id;
+    this.#checkOpen();
+    const now = this.#connection.options.clock.now();
+    const result = this.#puts.put(newTask({ body, ...options }, this.#options, now));
+    this.#track();
+    const answer = await result;
+    if (!answer.ok) throw answer.error;
+    return answer.id;
   }
 
   /**
@@ -182,6 +194,8 @@ export class SimpleQueue<T = unknown> implements AsyncIterable<Message<T>>, Asyn
     if (this.#closed) return;
     this.#closed = true;
     this.#closing.abort();
+    // Puts made before close() still go out.
+    await this.#puts.flush();
     await this.#filling?.catch(() => undefined);
     await this.#giveBack(this.#buffer.splice(0).map(({ task }) => task));
     this.#track();
@@ -209,7 +223,8 @@ export class SimpleQueue<T = unknown> implements AsyncIterable<Message<T>>, Asyn
 
   /** Tells the connection whether this queue has anything close() must give back. */
   #track(): void {
-    const active = this.#inFlight > 0 || this.#buffer.length > 0 || this.#held.size > 0;
+    const active =
+      this.#inFlight > 0 || this.#buffer.length > 0 || this.#held.size > 0 || !this.#puts.idle;
     this.#connection.track(this, active);
   }
 
