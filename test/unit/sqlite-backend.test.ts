@@ -257,6 +257,34 @@ describe('sqlite backend: housekeeping', () => {
   });
 });
 
+describe('sqlite backend: the untagged group', () => {
+  it('is leased from the oldest ready tasks, at most 8 per task asked for', async () => {
+    const clock = new ManualClock();
+    const backend = open(clock);
+    await backend.createQueue('jobs');
+    const put = async (tag: string | undefined, count: number, name: string): Promise<void> => {
+      const tasks = Array.from({ length: count }, (_, i) => ({
+        payload: bytes(`${name}${i}`),
+        ...(tag === undefined ? {} : { tag }),
+      }));
+      await backend.insert('jobs', tasks);
+      clock.advance(1);
+    };
+    await put(undefined, 2, 'near');
+    await put('red', 30, 'red');
+    await put(undefined, 1, 'far');
+    const texts = (tasks: LeasedTask[]): string[] => tasks.map((task) => text(task.payload));
+    // max 3: 24 ready tasks are read; the untagged task 32 tasks back is not among them.
+    const first = await backend.lease('jobs', { max: 3, leaseSeconds: 60, groupByTag: true });
+    assert.deepEqual(texts(first), ['near0', 'near1']);
+    // The red group goes next; then the far untagged task is the oldest and is leased.
+    const red = await backend.lease('jobs', { max: 100, leaseSeconds: 60, groupByTag: true });
+    assert.equal(red.length, 30);
+    const last = await backend.lease('jobs', { max: 3, leaseSeconds: 60, groupByTag: true });
+    assert.deepEqual(texts(last), ['far0']);
+  });
+});
+
 describe('sqlite backend: query plans', () => {
   /** The plan of a prepared statement, one line per step. */
   function plan(db: DatabaseSync, statement: { sourceSQL: string }): string {
@@ -281,6 +309,16 @@ describe('sqlite backend: query plans', () => {
       assert.match(steps, new RegExp(`SEARCH tasks USING INDEX ${index} \\(queue=\\? AND`));
       assert.doesNotMatch(steps, /SCAN|TEMP B-TREE/, steps);
     }
+  });
+
+  it('the untagged group reads a bounded run of tasks_ready, then its rows by seq', () => {
+    open();
+    const db = raw();
+    const steps = plan(db, new Statements(db).candidatesUntagged);
+    assert.match(steps, /SEARCH tasks USING INDEX tasks_ready \(queue=\? AND/, steps);
+    assert.match(steps, /SEARCH tasks USING INTEGER PRIMARY KEY \(rowid=\?\)/, steps);
+    // The only scan is of the subquery's own bounded rows; the only sort, of the leased ones.
+    assert.doesNotMatch(steps.replace('SCAN (subquery-1)', ''), /SCAN/, steps);
   });
 
   it('ack, extend, release and get find a task by its id through tasks_by_id', () => {

@@ -52,7 +52,8 @@ const META = `seq, id, named, tag, enqueued_at, eta, attempts, dead, lease_token
 /**
  * Lease candidates in lease order, from `(eta, seq)` on (a keyset page: dead-lettering may
  * need more than one page). Each reads the first LIMIT entries of tasks_ready or
- * tasks_by_tag, so its cost does not depend on the backlog. INDEXED BY because without
+ * tasks_by_tag (the untagged group: a bounded number), so its cost does not depend on the
+ * backlog. INDEXED BY because without
  * statistics the planner prefers tasks_ready for a tag too (it weighs the two-sided eta
  * range above `tag IS ?`), and then a tag lease would filter its way through the backlog.
  */
@@ -77,6 +78,8 @@ export class Statements {
   readonly candidates: StatementSync;
   /** Returns arrays: read them with candidateRows(). */
   readonly candidatesOfTag: StatementSync;
+  /** Returns arrays: read them with candidateRows(). */
+  readonly candidatesUntagged: StatementSync;
   readonly leaseTask: StatementSync;
   readonly countLeases: StatementSync;
   readonly pruneLeaseCounts: StatementSync;
@@ -136,12 +139,23 @@ export class Statements {
     this.firstReady = sql(`SELECT tag FROM tasks INDEXED BY tasks_ready
       WHERE queue = ? AND dead = 0 AND eta <= ? ORDER BY eta, seq LIMIT 1`);
     this.candidates = sql(`${CANDIDATES('tasks_ready')} ORDER BY eta, seq LIMIT ?`);
-    // `tag IS ?` matches NULL with NULL (the untagged group) and still searches tasks_by_tag.
+    // `tag = ?` implies `tag IS NOT NULL`: the partial index serves it.
     this.candidatesOfTag = sql(
-      `${CANDIDATES('tasks_by_tag')} AND tag IS ? ORDER BY eta, seq LIMIT ?`,
+      `${CANDIDATES('tasks_by_tag')} AND tag = ? ORDER BY eta, seq LIMIT ?`,
     );
+    // The untagged group: the untagged among the oldest ready entries of tasks_ready (no index
+    // holds untagged tasks alone). The scan is bounded, so a group of a few untagged tasks
+    // behind a long tagged backlog leases what it finds there rather than reading it all.
+    // Parameters: queue, now, afterEta, afterSeq, scan limit, limit.
+    this.candidatesUntagged = sql(`SELECT ${META}, payload FROM tasks WHERE seq IN
+      (SELECT seq FROM (SELECT seq, tag FROM tasks INDEXED BY tasks_ready
+          WHERE queue = ? AND dead = 0 AND eta <= ? AND (eta, seq) > (?, ?)
+          ORDER BY eta, seq LIMIT ?)
+        WHERE tag IS NULL LIMIT ?)
+      ORDER BY eta, seq`);
     this.candidates.setReturnArrays(true);
     this.candidatesOfTag.setReturnArrays(true);
+    this.candidatesUntagged.setReturnArrays(true);
     this.leaseTask = sql(
       'UPDATE tasks SET attempts = attempts + 1, eta = ?, lease_token = ? WHERE seq = ?',
     );

@@ -26,6 +26,8 @@ import { candidateRows, type Statements } from './statements.ts';
 const HOUR_MS = 3_600_000;
 /** A queue's lease counts older than an hour are deleted about this often (by lease). */
 const PRUNE_LEASE_COUNTS_EVERY_MS = 60_000;
+/** A lease of the untagged group reads at most this many ready tasks per task it wants. */
+const UNTAGGED_SCAN_FACTOR = 8;
 
 export class TaskStore {
   /** Queues that may have gained a ready task in the running transaction. */
@@ -148,7 +150,17 @@ export class TaskStore {
       const rows =
         tag === undefined
           ? candidateRows(sql.candidates, queue, now, afterEta, afterSeq, want)
-          : candidateRows(sql.candidatesOfTag, queue, now, afterEta, afterSeq, tag, want);
+          : tag === null
+            ? candidateRows(
+                sql.candidatesUntagged,
+                queue,
+                now,
+                afterEta,
+                afterSeq,
+                want * UNTAGGED_SCAN_FACTOR,
+                want,
+              )
+            : candidateRows(sql.candidatesOfTag, queue, now, afterEta, afterSeq, tag, want);
       for (const row of rows) {
         if (seen.has(row.seq)) continue;
         if (stored.max_leases !== null && row.attempts >= stored.max_leases) {
