@@ -7,8 +7,7 @@
  * AUTO_PREFETCH_MAX. Tasks of seconds start a few per second, so the buffer stays at one per
  * slot and no task waits in one worker while another sits idle; no-op tasks start tens of
  * thousands a second, and a buffer of one per slot ran dry during each lease round trip
- * (about 3 ms on a busy 2-core machine): 29,000 tasks/s drained at 100 against 38,000 at 500 to
- * 1,000 (docs/decisions.md).
+ * (about 3 ms on a busy 2-core machine): see docs/decisions.md for the figures.
  */
 
 /** The buffer holds about this long of work at the rate tasks start. */

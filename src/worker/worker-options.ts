@@ -19,7 +19,8 @@ export interface WorkerOptions {
   /** Handlers each child runs at once. Default 10. */
   concurrency?: number;
   /** Tasks leased ahead of a free slot. Default: automatic, what the slots use up in about
-   * 20 ms, at least processes * concurrency and at most 1000 above that (./prefetch.ts). */
+   * 20 ms, at least processes * concurrency and at most 1000 (or processes * concurrency,
+   * if more) (./prefetch.ts). */
   prefetch?: number;
   /** Length of each lease (renewed while the task is held). Default 60. */
   leaseSeconds?: number;

@@ -1,10 +1,11 @@
 /**
  * Worker: the supervisor of a multi-process worker. It never runs user code: it leases tasks
- * (into a prefetch buffer sized apart from concurrency, ./prefetch.ts), hands each to the child process with
- * the most free slots, renews the leases of everything buffered or running before they end,
- * and acks or releases each task by what its child reports. So a handler that blocks its
- * child's event loop keeps its lease, and a child that dies has its tasks handed at once to a
- * live child (their leases are still held, so they need not queue up behind the backlog).
+ * (into a prefetch buffer sized apart from concurrency: ./prefetch.ts), hands each to the
+ * child process with the most free slots, renews the leases of everything buffered or running
+ * before they end, and acks or releases each task by what its child reports. So a handler
+ * that blocks its child's event loop keeps its lease, and a child that dies has its tasks
+ * handed at once to a live child (their leases are still held, so they need not queue up
+ * behind the backlog).
  *
  *   const worker = new Worker({ connection, queue: 'emails', handler: './tasks.ts' });
  *   await worker.start();

@@ -53,9 +53,9 @@ const META = `seq, id, named, tag, enqueued_at, eta, attempts, dead, lease_token
  * Lease candidates in lease order, from `(eta, seq)` on (a keyset page: dead-lettering may
  * need more than one page). Each reads the first LIMIT entries of tasks_ready or
  * tasks_by_tag (the untagged group: a bounded number), so its cost does not depend on the
- * backlog. INDEXED BY because without
- * statistics the planner prefers tasks_ready for a tag too (it weighs the two-sided eta
- * range above `tag IS ?`), and then a tag lease would filter its way through the backlog.
+ * backlog. INDEXED BY because without statistics the planner prefers tasks_ready for a tag
+ * too (it weighs the two-sided eta range above `tag = ?`), and then a tag lease would filter
+ * its way through the backlog.
  */
 const CANDIDATES = (index: string): string => `SELECT ${META}, payload FROM tasks
   INDEXED BY ${index} WHERE queue = ? AND dead = 0 AND eta <= ? AND (eta, seq) > (?, ?)`;
