@@ -4,6 +4,7 @@
  * worker's start to its stop (children forked, every task leased, run and acked).
  *
  *   node bench/worker.ts [--tasks 100000] [--quick] [--processes 2] [--concurrency 50]
+ *                        [--prefetch N (default: the worker's automatic size)]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,11 +23,13 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     processes: { type: 'string', default: '2' },
     concurrency: { type: 'string', default: '50' },
+    prefetch: { type: 'string' },
   },
 });
 const tasks = Number(values.tasks ?? (values.quick ? 10_000 : 100_000));
 const processes = Number(values.processes);
 const concurrency = Number(values.concurrency);
+const prefetch = values.prefetch === undefined ? undefined : Number(values.prefetch);
 
 const dir = await mkdtemp(join(tmpdir(), 'pullq-bench-worker-'));
 const server = await startPullqServer(['--data', dir], join(dir, 'no-config'));
@@ -44,6 +47,7 @@ try {
     handler: NOOP_HANDLER,
     processes,
     concurrency,
+    ...(prefetch === undefined ? {} : { prefetch }),
     once: true,
     logLevel: 'warn',
   });
@@ -58,7 +62,7 @@ try {
   }
   const rate = Math.round(tasks / seconds);
   process.stdout.write(
-    `${JSON.stringify({ bench: 'worker', tasks, processes, concurrency, seconds: Number(seconds.toFixed(2)), tasksPerSecond: rate })}\n`,
+    `${JSON.stringify({ bench: 'worker', tasks, processes, concurrency, prefetch: prefetch ?? 'auto', seconds: Number(seconds.toFixed(2)), tasksPerSecond: rate })}\n`,
   );
 } finally {
   await server.stop();
