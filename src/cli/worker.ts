@@ -26,7 +26,7 @@ import { UsageError, reportError } from './errors.ts';
 import { humanLogLine } from '../server/log-lines.ts';
 import { note, printJson } from './output.ts';
 import { StatusLine, workerStatus } from './status-line.ts';
-import { AUTO_PREFETCH_MAX } from '../worker/prefetch.ts';
+import { autoPrefetchRange } from '../worker/prefetch.ts';
 
 interface WorkerFlags extends ClientFlags {
   queue: string;
@@ -228,9 +228,8 @@ async function runWorker(self: Command, module: string, flags: WorkerFlags): Pro
 
     await worker.start();
     started = true;
-    const prefetch =
-      flags.prefetch ??
-      `auto (${flags.processes * flags.concurrency} to ${Math.max(flags.processes * flags.concurrency, AUTO_PREFETCH_MAX)})`;
+    const auto = autoPrefetchRange(flags.processes * flags.concurrency);
+    const prefetch = flags.prefetch ?? `auto (${auto.min} to ${auto.max})`;
     say(
       `worker: queue ${flags.queue} at ${flags.url === undefined ? settings.server : withoutPassword(flags.url)}: ${flags.processes} process(es) x ${flags.concurrency} concurrency, prefetch ${prefetch}, lease ${flags.leaseSeconds} s`,
     );

@@ -25,10 +25,10 @@ interface PendingPut {
 export class PutBatcher {
   readonly #send: (tasks: NewTask[]) => Promise<PutResult[]>;
   readonly #settled: () => void;
-  #pending: PendingPut[] = [];
+  readonly #pending: PendingPut[] = [];
   #inFlight = 0;
   #scheduled = false;
-  #idle: (() => void)[] = [];
+  readonly #idle: (() => void)[] = [];
 
   /**
    * `send`: one insert request, one result per task in order. `settled`: called after each

@@ -17,8 +17,12 @@ export const AUTO_PREFETCH_MAX = 1000;
 /** The start rate is measured over windows at least this long, then smoothed. */
 const RATE_WINDOW_MS = 50;
 
+/** The sizes an automatic buffer keeps between, for `slots` (processes x concurrency). */
+export function autoPrefetchRange(slots: number): { min: number; max: number } {
+  return { min: slots, max: Math.max(slots, AUTO_PREFETCH_MAX) };
+}
+
 export class PrefetchTarget {
-  readonly #fixed: boolean;
   readonly #min: number;
   readonly #max: number;
   /** Tasks started per ms, smoothed over the windows so far. */
@@ -31,22 +35,22 @@ export class PrefetchTarget {
    * `now`: the clock, in ms.
    */
   constructor(prefetch: number | undefined, slots: number, now: number) {
-    this.#fixed = prefetch !== undefined;
-    this.#min = prefetch ?? slots;
-    this.#max = prefetch ?? Math.max(slots, AUTO_PREFETCH_MAX);
+    // A fixed size is a range of one.
+    const { min, max } =
+      prefetch === undefined ? autoPrefetchRange(slots) : { min: prefetch, max: prefetch };
+    this.#min = min;
+    this.#max = max;
     this.#windowStart = now;
   }
 
   /** `count` tasks went from the buffer to slots. */
   started(count: number, now: number): void {
-    if (this.#fixed) return;
     this.#windowStarted += count;
     this.#roll(now);
   }
 
   /** The buffer's size now. */
   limit(now: number): number {
-    if (this.#fixed) return this.#min;
     this.#roll(now);
     const wanted = Math.round(this.#rate * PREFETCH_AHEAD_MS);
     return Math.min(this.#max, Math.max(this.#min, wanted));

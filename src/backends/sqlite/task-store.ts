@@ -20,7 +20,7 @@ import { idTaken, leaseLost, queueNotFound, refMatches, taskNotFound } from '../
 import { definedOnly } from '../memory.ts';
 import { truncateNote } from '../../protocol/limits.ts';
 import { IdSource } from '../id-source.ts';
-import { EMPTY, toTask, type QueueRow, type TaskRow } from './rows.ts';
+import { EMPTY, toTask, type QueueRow, type TaskRow, type TaskRowWithPayload } from './rows.ts';
 import { candidateRows, type Statements } from './statements.ts';
 
 const HOUR_MS = 3_600_000;
@@ -147,20 +147,7 @@ export class TaskStore {
     let afterSeq = 0;
     for (;;) {
       const want = request.max - leased.length;
-      const rows =
-        tag === undefined
-          ? candidateRows(sql.candidates, queue, now, afterEta, afterSeq, want)
-          : tag === null
-            ? candidateRows(
-                sql.candidatesUntagged,
-                queue,
-                now,
-                afterEta,
-                afterSeq,
-                want * UNTAGGED_SCAN_FACTOR,
-                want,
-              )
-            : candidateRows(sql.candidatesOfTag, queue, now, afterEta, afterSeq, tag, want);
+      const rows = this.#candidates(queue, tag, now, afterEta, afterSeq, want);
       for (const row of rows) {
         if (seen.has(row.seq)) continue;
         if (stored.max_leases !== null && row.attempts >= stored.max_leases) {
@@ -191,6 +178,26 @@ export class TaskStore {
     }
     if (leased.length > 0) this.#countLeases(queue, leased.length, now);
     return leased;
+  }
+
+  /** A page of lease candidates: of every tag (`tag` undefined), of one tag, or untagged. */
+  #candidates(
+    queue: string,
+    tag: string | null | undefined,
+    now: number,
+    afterEta: number,
+    afterSeq: number,
+    want: number,
+  ): TaskRowWithPayload[] {
+    const sql = this.#sql;
+    if (tag === undefined) {
+      return candidateRows(sql.candidates, queue, now, afterEta, afterSeq, want);
+    }
+    if (tag !== null) {
+      return candidateRows(sql.candidatesOfTag, queue, now, afterEta, afterSeq, tag, want);
+    }
+    const scan = want * UNTAGGED_SCAN_FACTOR;
+    return candidateRows(sql.candidatesUntagged, queue, now, afterEta, afterSeq, scan, want);
   }
 
   #countLeases(queue: string, count: number, now: number): void {
